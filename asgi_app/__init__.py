@@ -1,0 +1,1 @@
+"""The Starlette twin: framework glue around blockbench's endpoint contract."""

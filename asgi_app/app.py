@@ -1,0 +1,130 @@
+"""The Starlette app: routes from the endpoint contract, non-blocking waits by default.
+
+Start it with ``uvicorn --factory asgi_app.app:create_app``. With ENDPOINT_STYLE=def its
+endpoints are plain functions doing blocking waits, which Starlette runs on anyio's thread pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, Router
+
+from blockbench import contract, openapi
+from blockbench.io_async import AsyncIO
+from blockbench.io_blocking import BlockingIO
+from blockbench.settings import AppSettings
+
+log = logging.getLogger("blockbench.starlette")
+
+
+def _respond(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=contract.MEDIA_TYPE, headers=headers)
+
+
+def _error(exc: contract.ContractError) -> Response:
+    return _respond(exc.status, contract.render(exc.body()), exc.headers())
+
+
+async def _contract_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, contract.ContractError)
+    return _error(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return _error(contract.MethodNotAllowed())
+    if exc.status_code == 404:
+        return _error(contract.NotFound())
+    log.error("unexpected HTTP error %s", exc.status_code)
+    return _error(contract.InternalError())
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return _error(contract.InternalError())
+
+
+Endpoint = Callable[[Request], Awaitable[Response]] | Callable[[Request], Response]
+
+
+def _async_view(io: AsyncIO, endpoint: contract.Endpoint) -> Endpoint:
+    async def view(request: Request) -> Response:
+        params = contract.parse_query(endpoint, request.scope["query_string"])
+        result = await io.run(endpoint, params)
+        return _respond(200, contract.render(contract.result_body(endpoint, params, result)))
+
+    return view
+
+
+def _def_view(io: BlockingIO, endpoint: contract.Endpoint) -> Endpoint:
+    def view(request: Request) -> Response:
+        params = contract.parse_query(endpoint, request.scope["query_string"])
+        result = io.run(endpoint, params)
+        return _respond(200, contract.render(contract.result_body(endpoint, params, result)))
+
+    return view
+
+
+def create_app(settings: AppSettings | None = None) -> Starlette:
+    settings = settings or AppSettings.from_env()
+    io: AsyncIO | BlockingIO
+    if settings.endpoint_style == "def":
+        io = BlockingIO(settings)
+        default_mode = "threadpool"
+    else:
+        io = AsyncIO(settings)
+        default_mode = "event-loop"
+    health = contract.render(
+        contract.health_body("starlette", "asgi", settings.mode or default_mode, settings.target)
+    )
+
+    async def healthz(request: Request) -> Response:
+        contract.parse_query(contract.HEALTHZ, request.scope["query_string"])
+        return _respond(200, health)
+
+    async def describe(request: Request) -> Response:
+        return _respond(200, openapi.document_bytes())
+
+    routes = [Route(contract.HEALTHZ.path, healthz, methods=["GET"], name="healthz")]
+    for endpoint in contract.ENDPOINTS:
+        if endpoint is contract.HEALTHZ:
+            continue
+        view = _def_view(io, endpoint) if isinstance(io, BlockingIO) else _async_view(io, endpoint)
+        routes.append(Route(endpoint.path, view, methods=["GET"], name=endpoint.name))
+    routes.append(Route(contract.OPENAPI_PATH, describe, methods=["GET"], name="openapi"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.thread_tokens is not None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_tokens
+        try:
+            yield
+        finally:
+            if isinstance(io, AsyncIO):
+                await io.close()
+            else:
+                io.close()
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            contract.ContractError: _contract_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    # Flask answers /healthz/ with 404, so Starlette must not redirect it to /healthz.
+    assert isinstance(app.router, Router)
+    app.router.redirect_slashes = False
+    app.state.io = io
+    return app

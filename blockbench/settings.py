@@ -1,0 +1,98 @@
+"""The twin apps' configuration, read from the environment in one place.
+
+Every default works on a laptop with nothing else running: the upstream service on its default
+port, no database (then /io/db answers 503).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_UPSTREAM_URL = "http://127.0.0.1:8900"
+# Requests one app process can have in flight, as its server is configured. The target
+# catalogue sets it for each target; pools are sized from it so they are never the hidden cap.
+DEFAULT_CONCURRENCY = 100
+# /io/fanout sends up to this many calls per request at once; the default HTTP pool allows it
+# for every in-flight request of the typical fan-out in the scenarios.
+FANOUT_POOL_FACTOR = 4
+
+
+class SettingsError(ValueError):
+    """A configuration value in the environment that cannot be used; names the key."""
+
+
+def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{key} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{key} must be positive, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(key) or default
+    if value not in choices:
+        raise SettingsError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    upstream_url: str = DEFAULT_UPSTREAM_URL
+    database_url: str | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    upstream_pool_size: int = DEFAULT_CONCURRENCY * FANOUT_POOL_FACTOR
+    db_pool_size: int = DEFAULT_CONCURRENCY
+    # How long a request may wait for a pooled database connection before it gets a 503.
+    db_pool_timeout: float = 10.0
+    # Added to the requested ms: how much slower than asked the upstream may be before a 503.
+    upstream_timeout_margin: float = 10.0
+    cpu_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Which style the Starlette app's endpoints take: "async" (the event loop) or "def"
+    # (Starlette runs them on anyio's thread pool). Flask ignores it.
+    endpoint_style: str = "async"
+    # anyio's thread-pool tokens for "def" endpoints; None keeps anyio's default of 40.
+    thread_tokens: int | None = None
+    # What /healthz reports: the catalogue target name and its concurrency model.
+    target: str | None = None
+    mode: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AppSettings:
+        env = os.environ if env is None else env
+        concurrency = _int(env, "CONCURRENCY", DEFAULT_CONCURRENCY)
+        tokens = env.get("THREAD_TOKENS")
+        return cls(
+            upstream_url=(env.get("UPSTREAM_URL") or DEFAULT_UPSTREAM_URL).rstrip("/"),
+            database_url=env.get("DATABASE_URL") or None,
+            concurrency=concurrency,
+            upstream_pool_size=_int(env, "UPSTREAM_POOL_SIZE", concurrency * FANOUT_POOL_FACTOR),
+            db_pool_size=_int(env, "DB_POOL_SIZE", concurrency),
+            db_pool_timeout=_float(env, "DB_POOL_TIMEOUT", 10.0),
+            upstream_timeout_margin=_float(env, "UPSTREAM_TIMEOUT_MARGIN", 10.0),
+            cpu_processes=_int(env, "CPU_PROCESSES", os.cpu_count() or 1),
+            endpoint_style=_choice(env, "ENDPOINT_STYLE", "async", ("async", "def")),
+            thread_tokens=_int(env, "THREAD_TOKENS", 40) if tokens else None,
+            target=env.get("BLOCKBENCH_TARGET") or None,
+            mode=env.get("BLOCKBENCH_MODE") or None,
+        )

@@ -1,0 +1,155 @@
+"""Starting servers as child processes on loopback, waiting until they answer, stopping them.
+
+Each server runs in its own session (process group), so stopping it reaches every worker,
+thread-pool child and process-pool child it forked: nothing is orphaned, no port stays bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+LOOPBACK = "127.0.0.1"
+STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+_LOG_TAIL_LINES = 30
+
+
+class StartupError(RuntimeError):
+    """A server did not come up; the message quotes the end of its log."""
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_is_bound(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
+def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    command: Sequence[str]
+    url: str
+    port: int
+    log_path: Path
+    popen: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM the whole process group, then SIGKILL whatever is left after ``timeout``."""
+        _signal_group(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        # Workers may outlive a leader that exited first; the group is swept either way.
+        deadline = time.monotonic() + timeout
+        while _group_alive(self.popen.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _signal_group(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def start(
+    name: str,
+    command: Sequence[str],
+    *,
+    port: int,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    health_path: str = "/healthz",
+    timeout: float = STARTUP_TIMEOUT,
+    cwd: Path | None = None,
+) -> ManagedProcess:
+    """Start ``command`` and return once ``health_path`` answers 200 on ``port``.
+
+    Raises StartupError, quoting the log, if the process exits or stays silent too long.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **(env or {})}
+    with log_path.open("ab") as log:
+        popen = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    url = f"http://{LOOPBACK}:{port}"
+    process = ManagedProcess(name, command, url, port, log_path, popen)
+    try:
+        _wait_healthy(process, health_path, timeout)
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
+def _wait_healthy(process: ManagedProcess, health_path: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if not process.running():
+                raise StartupError(
+                    f"{process.name} exited with code {process.popen.returncode} before it "
+                    f"answered {health_path}; its log ({process.log_path}) ends:\n"
+                    f"{log_tail(process.log_path)}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(process.url + health_path).status_code == 200:
+                    return
+            time.sleep(0.1)
+    raise StartupError(
+        f"{process.name} did not answer {health_path} on {process.url} within {timeout:.0f} s; "
+        f"its log ({process.log_path}) ends:\n{log_tail(process.log_path)}"
+    )

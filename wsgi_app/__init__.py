@@ -1,0 +1,1 @@
+"""The Flask twin: framework glue around blockbench's endpoint contract."""
