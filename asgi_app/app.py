@@ -56,18 +56,50 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 Endpoint = Callable[[Request], Awaitable[Response]] | Callable[[Request], Response]
 
 
-def _async_view(io: AsyncIO, endpoint: contract.Endpoint) -> Endpoint:
+class _Resources:
+    """The app's I/O resources, opened per lifespan.
+
+    Opened at startup rather than in create_app, so that pools belong to the event loop that
+    serves requests and a server (or test client) that runs the lifespan twice gets fresh ones.
+    Servers that skip the lifespan get them on first use.
+    """
+
+    def __init__(self, settings: AppSettings) -> None:
+        self.settings = settings
+        self.current: AsyncIO | BlockingIO | None = None
+
+    def open(self) -> AsyncIO | BlockingIO:
+        if self.current is None:
+            if self.settings.endpoint_style == "def":
+                self.current = BlockingIO(self.settings)
+            else:
+                self.current = AsyncIO(self.settings)
+        return self.current
+
+    async def close(self) -> None:
+        io, self.current = self.current, None
+        if isinstance(io, AsyncIO):
+            await io.close()
+        elif io is not None:
+            io.close()
+
+
+def _async_view(resources: _Resources, endpoint: contract.Endpoint) -> Endpoint:
     async def view(request: Request) -> Response:
         params = contract.parse_query(endpoint, request.scope["query_string"])
+        io = resources.open()
+        assert isinstance(io, AsyncIO)
         result = await io.run(endpoint, params)
         return _respond(200, contract.render(contract.result_body(endpoint, params, result)))
 
     return view
 
 
-def _def_view(io: BlockingIO, endpoint: contract.Endpoint) -> Endpoint:
+def _def_view(resources: _Resources, endpoint: contract.Endpoint) -> Endpoint:
     def view(request: Request) -> Response:
         params = contract.parse_query(endpoint, request.scope["query_string"])
+        io = resources.open()
+        assert isinstance(io, BlockingIO)
         result = io.run(endpoint, params)
         return _respond(200, contract.render(contract.result_body(endpoint, params, result)))
 
@@ -76,13 +108,8 @@ def _def_view(io: BlockingIO, endpoint: contract.Endpoint) -> Endpoint:
 
 def create_app(settings: AppSettings | None = None) -> Starlette:
     settings = settings or AppSettings.from_env()
-    io: AsyncIO | BlockingIO
-    if settings.endpoint_style == "def":
-        io = BlockingIO(settings)
-        default_mode = "threadpool"
-    else:
-        io = AsyncIO(settings)
-        default_mode = "event-loop"
+    resources = _Resources(settings)
+    default_mode = "threadpool" if settings.endpoint_style == "def" else "event-loop"
     health = contract.render(
         contract.health_body("starlette", "asgi", settings.mode or default_mode, settings.target)
     )
@@ -94,25 +121,29 @@ def create_app(settings: AppSettings | None = None) -> Starlette:
     async def describe(request: Request) -> Response:
         return _respond(200, openapi.document_bytes())
 
+    make_view = _def_view if settings.endpoint_style == "def" else _async_view
     routes = [Route(contract.HEALTHZ.path, healthz, methods=["GET"], name="healthz")]
     for endpoint in contract.ENDPOINTS:
-        if endpoint is contract.HEALTHZ:
-            continue
-        view = _def_view(io, endpoint) if isinstance(io, BlockingIO) else _async_view(io, endpoint)
-        routes.append(Route(endpoint.path, view, methods=["GET"], name=endpoint.name))
+        if endpoint is not contract.HEALTHZ:
+            routes.append(
+                Route(
+                    endpoint.path,
+                    make_view(resources, endpoint),
+                    methods=["GET"],
+                    name=endpoint.name,
+                )
+            )
     routes.append(Route(contract.OPENAPI_PATH, describe, methods=["GET"], name="openapi"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.thread_tokens is not None:
             anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_tokens
+        resources.open()
         try:
             yield
         finally:
-            if isinstance(io, AsyncIO):
-                await io.close()
-            else:
-                io.close()
+            await resources.close()
 
     app = Starlette(
         routes=routes,
@@ -126,5 +157,5 @@ def create_app(settings: AppSettings | None = None) -> Starlette:
     # Flask answers /healthz/ with 404, so Starlette must not redirect it to /healthz.
     assert isinstance(app.router, Router)
     app.router.redirect_slashes = False
-    app.state.io = io
+    app.state.resources = resources
     return app

@@ -1,0 +1,177 @@
+"""One conformance suite for both twins: same requests, same statuses, same bytes.
+
+Every case runs in-process (Flask's test client, Starlette's TestClient) and against real
+servers on loopback (gunicorn, uvicorn).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+
+from blockbench import contract, openapi
+from blockbench.cpu import spin
+from tests.apps.twins import Client
+
+
+@dataclass(frozen=True)
+class Case:
+    url: str
+    status: int
+    error: str | None = None
+    method: str = "GET"
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+GOOD = [
+    Case("/healthz", 200),
+    Case("/io/sleep?ms=0", 200),
+    Case("/io/sleep?ms=5", 200),
+    Case("/io/sleep?ms=005", 200),
+    Case("/io/%73leep?ms=1", 200),
+    Case("/io/upstream?ms=1", 200),
+    Case("/io/fanout?n=3&ms=1&mode=seq", 200),
+    Case("/io/fanout?mode=par&ms=1&n=3", 200),
+    Case("/io/fanout?n=32&ms=0&mode=par", 200),
+    Case("/io/fanout?n=1&ms=0&mode=seq", 200),
+    Case("/cpu?work=0", 200),
+    Case("/cpu?work=1000", 200),
+    Case("/cpu?work=1000&offload=none", 200),
+    Case("/cpu?work=1000&offload=process", 200),
+    Case("/io/blocking?ms=1", 200),
+    Case("/healthz", 200, method="HEAD"),
+    Case("/io/sleep?ms=1", 200, method="HEAD"),
+]
+
+INVALID = "invalid_parameter"
+UNKNOWN = "unknown_parameter"
+BAD = [
+    Case("/io/sleep", 400, INVALID),
+    Case("/io/sleep?", 400, INVALID),
+    Case("/io/sleep?ms=", 400, INVALID),
+    Case("/io/sleep?ms", 400, INVALID),
+    Case("/io/sleep?ms=abc", 400, INVALID),
+    Case("/io/sleep?ms=-1", 400, INVALID),
+    Case("/io/sleep?ms=60001", 400, INVALID),
+    Case("/io/sleep?ms=99999999999999999999999", 400, INVALID),
+    Case("/io/sleep?ms=1.5", 400, INVALID),
+    Case("/io/sleep?ms=1e3", 400, INVALID),
+    Case("/io/sleep?ms=+5", 400, INVALID),
+    Case("/io/sleep?ms=%205", 400, INVALID),
+    Case("/io/sleep?ms=5%00", 400, INVALID),
+    Case("/io/sleep?ms=%D9%A1", 400, INVALID),  # ARABIC-INDIC DIGIT ONE: not ASCII
+    Case("/io/sleep?ms=0x10", 400, INVALID),
+    Case("/io/sleep?ms=1&ms=2", 400, INVALID),
+    Case("/io/sleep?ms=1&ms=1", 400, INVALID),
+    Case("/io/sleep?MS=1", 400, UNKNOWN),
+    Case("/io/sleep?ms=1&extra=2", 400, UNKNOWN),
+    Case("/io/sleep?ms=1&" + "x" * 500 + "=1", 400, UNKNOWN),
+    Case("/io/sleep?ms=%FF%FE", 400, INVALID),
+    Case("/healthz?verbose=1", 400, UNKNOWN),
+    Case("/io/upstream?ms=-5", 400, INVALID),
+    Case("/io/db?ms=x", 400, INVALID),
+    Case("/io/db", 400, INVALID),
+    Case("/io/fanout?ms=1&mode=par", 400, INVALID),
+    Case("/io/fanout?n=0&ms=1&mode=par", 400, INVALID),
+    Case("/io/fanout?n=33&ms=1&mode=par", 400, INVALID),
+    Case("/io/fanout?n=2&ms=1&mode=both", 400, INVALID),
+    Case("/io/fanout?n=2&ms=1&mode=PAR", 400, INVALID),
+    Case("/io/fanout?n=2&ms=1", 400, INVALID),
+    Case("/cpu", 400, INVALID),
+    Case("/cpu?work=10000001", 400, INVALID),
+    Case("/cpu?work=-1", 400, INVALID),
+    Case("/cpu?work=10&offload=thread", 400, INVALID),
+    Case("/cpu?work=10&offload=", 400, INVALID),
+    Case("/io/blocking?ms=60001", 400, INVALID),
+    Case("/nope", 404, "not_found"),
+    Case("/", 404, "not_found"),
+    Case("/io", 404, "not_found"),
+    Case("/healthz/", 404, "not_found"),
+    Case("/io/sleep/?ms=1", 404, "not_found"),
+    Case("/IO/SLEEP?ms=1", 404, "not_found"),
+    Case("/nope", 404, "not_found", method="POST"),
+    Case("/io/sleep?ms=1", 405, "method_not_allowed", method="POST"),
+    Case("/healthz", 405, "method_not_allowed", method="PUT"),
+    Case("/healthz", 405, "method_not_allowed", method="DELETE"),
+    Case("/healthz", 405, "method_not_allowed", method="PATCH"),
+    Case("/healthz", 405, "method_not_allowed", method="OPTIONS"),
+    Case("/cpu?work=1", 405, "method_not_allowed", method="POST"),
+]
+
+
+@pytest.mark.parametrize("case", GOOD + BAD, ids=lambda case: case.id)
+def test_twins_answer_alike(case: Case, both: tuple[Client, Client]) -> None:
+    flask, starlette = both
+    flask_reply = flask.request(case.method, case.url)
+    starlette_reply = starlette.request(case.method, case.url)
+
+    assert flask_reply.status == case.status, flask_reply.body
+    assert flask_reply.comparable() == starlette_reply.comparable()
+    if case.method == "HEAD":
+        assert flask_reply.body == b""
+        return
+    assert flask_reply.headers["content-type"] == contract.MEDIA_TYPE
+    body = flask_reply.json()
+    if case.error is not None:
+        assert body["error"] == case.error
+        assert body["message"]
+    if case.status == 405:
+        assert flask_reply.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("case", [case for case in GOOD if case.method == "GET"], ids=str)
+def test_results_are_what_the_contract_says(case: Case, both: tuple[Client, Client]) -> None:
+    flask, _ = both
+    body = flask.request("GET", case.url).json()
+    path, _, query = case.url.replace("%73", "s").partition("?")
+    endpoint = contract.find(path)
+    assert endpoint is not None
+    if endpoint is contract.HEALTHZ:
+        assert body["status"] == "ok"
+        return
+    params = contract.parse_query(endpoint, query)
+    assert body["endpoint"] == endpoint.path
+    assert body["params"] == params
+    expected = {
+        "io_sleep": {"waited_ms": params.get("ms")},
+        "io_blocking": {"waited_ms": params.get("ms")},
+        "io_upstream": {"upstream": {"ms": params.get("ms")}},
+        "io_fanout": {"calls": params.get("n")},
+        "cpu": {"checksum": spin(int(params.get("work", 0)))},
+    }
+    assert body["result"] == expected[endpoint.name]
+
+
+def test_errors_name_the_parameter_and_its_range(both: tuple[Client, Client]) -> None:
+    flask, starlette = both
+    for client in (flask, starlette):
+        body = client.request("GET", "/io/sleep?ms=60001").json()
+        assert body["parameter"] == "ms"
+        assert body["allowed"] == {"type": "integer", "minimum": 0, "maximum": 60000}
+        assert "60000" in body["message"] and "'60001'" in body["message"]
+
+
+def test_health_names_app_and_mode(both: tuple[Client, Client]) -> None:
+    flask, starlette = both
+    assert flask.request("GET", "/healthz").json()["app"] == "flask"
+    assert flask.request("GET", "/healthz").json()["interface"] == "wsgi"
+    assert starlette.request("GET", "/healthz").json()["app"] == "starlette"
+    assert starlette.request("GET", "/healthz").json()["mode"] == "event-loop"
+
+
+def test_both_serve_the_same_openapi_document(both: tuple[Client, Client]) -> None:
+    flask, starlette = both
+    for client in (flask, starlette):
+        reply = client.request("GET", contract.OPENAPI_PATH)
+        assert reply.status == 200
+        assert reply.body == openapi.document_bytes()
+
+
+def test_every_endpoint_has_cases() -> None:
+    covered = {urlsplit(case.url).path.replace("%73", "s") for case in GOOD + BAD}
+    assert {endpoint.path for endpoint in contract.ENDPOINTS} <= covered

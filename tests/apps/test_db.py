@@ -1,0 +1,75 @@
+"""/io/db against the real PostgreSQL, and its 503 when there is none or it is down."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from blockbench import contract, supervisor
+from blockbench.settings import AppSettings
+from tests.apps import twins
+
+pytestmark = pytest.mark.db
+
+
+def test_db_round_trip_in_process(upstream_url: str, database_url: str) -> None:
+    settings = AppSettings(upstream_url=upstream_url, database_url=database_url)
+    with twins.in_process(settings) as (flask, starlette):
+        flask_reply = flask.request("GET", "/io/db?ms=50")
+        starlette_reply = starlette.request("GET", "/io/db?ms=50")
+    assert flask_reply.status == 200, flask_reply.body
+    assert flask_reply.json()["result"] == {"answer": contract.DB_ANSWER}
+    assert flask_reply.comparable() == starlette_reply.comparable()
+
+
+@pytest.mark.integration
+def test_db_round_trip_live_waits_in_the_database(
+    upstream_url: str, database_url: str, logs_dir: Path
+) -> None:
+    settings = AppSettings(upstream_url=upstream_url, database_url=database_url)
+    with twins.live(settings, logs_dir / "db") as (flask, starlette):
+        for client in (flask, starlette):
+            client.request("GET", "/io/db?ms=0")  # opens the pool
+            started = time.perf_counter()
+            reply = client.request("GET", "/io/db?ms=300")
+            elapsed = time.perf_counter() - started
+            assert reply.status == 200, reply.body
+            assert reply.json()["result"] == {"answer": contract.DB_ANSWER}
+            # pg_sleep really ran: the reply cannot come before the database slept.
+            assert elapsed >= 0.3
+
+
+def test_no_database_url_is_a_clear_503(upstream_url: str) -> None:
+    with twins.in_process(AppSettings(upstream_url=upstream_url)) as (flask, starlette):
+        flask_reply = flask.request("GET", "/io/db?ms=1")
+        starlette_reply = starlette.request("GET", "/io/db?ms=1")
+    assert flask_reply.status == 503
+    assert flask_reply.json()["error"] == "database_unavailable"
+    assert "DATABASE_URL" in flask_reply.json()["message"]
+    assert flask_reply.comparable() == starlette_reply.comparable()
+
+
+def test_database_down_is_a_503_not_a_hang(upstream_url: str) -> None:
+    # Nothing listens on this port: connections are refused.
+    down = f"postgresql://bench:bench@127.0.0.1:{supervisor.free_port()}/bench"
+    settings = AppSettings(upstream_url=upstream_url, database_url=down, db_pool_timeout=1.0)
+    with twins.in_process(settings) as (flask, starlette):
+        started = time.perf_counter()
+        flask_reply = flask.request("GET", "/io/db?ms=1")
+        starlette_reply = starlette.request("GET", "/io/db?ms=1")
+        elapsed = time.perf_counter() - started
+    assert flask_reply.status == 503
+    assert flask_reply.comparable() == starlette_reply.comparable()
+    assert elapsed < 10  # bounded by DB_POOL_TIMEOUT, with room for a slow machine
+
+
+def test_upstream_down_is_a_503(upstream_url: str) -> None:
+    down = f"http://127.0.0.1:{supervisor.free_port()}"
+    with twins.in_process(AppSettings(upstream_url=down)) as (flask, starlette):
+        for url in ("/io/upstream?ms=1", "/io/fanout?n=2&ms=1&mode=par"):
+            flask_reply = flask.request("GET", url)
+            assert flask_reply.status == 503
+            assert flask_reply.json()["error"] == "upstream_unavailable"
+            assert flask_reply.comparable() == starlette.request("GET", url).comparable()

@@ -1,0 +1,140 @@
+"""Clients for the twin apps, in-process and over real sockets, behind one small interface.
+
+The conformance suite sends each request to both twins through these and compares replies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from starlette.testclient import TestClient
+
+from asgi_app.app import create_app as create_starlette
+from blockbench import supervisor
+from blockbench.settings import AppSettings
+from wsgi_app.app import create_app as create_flask
+
+# Fields of /healthz that name the app itself, which is all the twins may differ in.
+APP_IDENTITY = ("app", "interface", "mode")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def comparable(self) -> tuple[int, str | None, str | None, Any]:
+        """What must be identical between the twins: status, content type, Allow, body."""
+        body: Any = self.body
+        if self.body:
+            body = self.json()
+            if isinstance(body, dict) and body.get("status") == "ok":
+                body = {key: value for key, value in body.items() if key not in APP_IDENTITY}
+        return (self.status, self.headers.get("content-type"), self.headers.get("allow"), body)
+
+
+class Client(Protocol):
+    name: str
+
+    def request(self, method: str, url: str) -> Reply: ...
+
+
+class FlaskClient:
+    def __init__(self, settings: AppSettings) -> None:
+        self.name = "flask"
+        self.app = create_flask(settings)
+        self._client = self.app.test_client()
+
+    def request(self, method: str, url: str) -> Reply:
+        response = self._client.open(url, method=method)
+        headers = {key.lower(): value for key, value in response.headers.items()}
+        return Reply(response.status_code, headers, response.get_data())
+
+
+class StarletteClient:
+    def __init__(self, client: TestClient) -> None:
+        self.name = "starlette"
+        self._client = client
+
+    def request(self, method: str, url: str) -> Reply:
+        response = self._client.request(method, url)
+        return Reply(response.status_code, dict(response.headers), response.content)
+
+
+class LiveClient:
+    def __init__(self, name: str, base_url: str) -> None:
+        self.name = name
+        self._client = httpx.Client(base_url=base_url, timeout=30)
+
+    def request(self, method: str, url: str) -> Reply:
+        response = self._client.request(method, url)
+        return Reply(response.status_code, dict(response.headers), response.content)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@contextlib.contextmanager
+def in_process(settings: AppSettings) -> Iterator[tuple[Client, Client]]:
+    flask = FlaskClient(settings)
+    try:
+        with TestClient(create_starlette(settings)) as starlette:
+            yield flask, StarletteClient(starlette)
+    finally:
+        # Flask has no lifespan: close its pools here, as a server's exit would.
+        flask.app.extensions["blockbench"].close()
+
+
+def app_env(settings: AppSettings) -> dict[str, str]:
+    env = {
+        "UPSTREAM_URL": settings.upstream_url,
+        "DB_POOL_TIMEOUT": str(settings.db_pool_timeout),
+        "DATABASE_URL": settings.database_url or "",
+    }
+    return env
+
+
+@contextlib.contextmanager
+def live(settings: AppSettings, logs: Path) -> Iterator[tuple[LiveClient, LiveClient]]:
+    """Both twins as real servers on loopback: Flask on gunicorn, Starlette on uvicorn."""
+    flask_port, starlette_port = supervisor.free_port(), supervisor.free_port()
+    bind = f"{supervisor.LOOPBACK}:{flask_port}"
+    flask = supervisor.start(
+        "flask",
+        [sys.executable, "-m", "gunicorn", "-b", bind, "-k", "gthread", "--threads", "8",
+         "wsgi_app.app:create_app()"],
+        port=flask_port,
+        log_path=logs / "flask.log",
+        env=app_env(settings),
+    )  # fmt: skip
+    try:
+        starlette = supervisor.start(
+            "starlette",
+            [sys.executable, "-m", "uvicorn", "--factory", "asgi_app.app:create_app",
+             "--host", supervisor.LOOPBACK, "--port", str(starlette_port)],
+            port=starlette_port,
+            log_path=logs / "starlette.log",
+            env=app_env(settings),
+        )  # fmt: skip
+    except BaseException:
+        flask.stop()
+        raise
+    clients = LiveClient("flask", flask.url), LiveClient("starlette", starlette.url)
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
+        flask.stop()
+        starlette.stop()

@@ -1,0 +1,38 @@
+"""Configuration from the environment: defaults, derived pool sizes, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from blockbench.settings import FANOUT_POOL_FACTOR, AppSettings, SettingsError
+
+
+def test_defaults_work_locally() -> None:
+    settings = AppSettings.from_env({})
+    assert settings.upstream_url == "http://127.0.0.1:8900"
+    assert settings.database_url is None
+    assert settings.endpoint_style == "async"
+    assert settings.thread_tokens is None
+
+
+def test_pools_follow_the_server_concurrency() -> None:
+    settings = AppSettings.from_env({"CONCURRENCY": "32"})
+    assert settings.db_pool_size == 32
+    assert settings.upstream_pool_size == 32 * FANOUT_POOL_FACTOR
+    explicit = AppSettings.from_env({"CONCURRENCY": "32", "DB_POOL_SIZE": "5"})
+    assert explicit.db_pool_size == 5
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"CONCURRENCY": "many"}, "CONCURRENCY"),
+        ({"CONCURRENCY": "0"}, "CONCURRENCY"),
+        ({"DB_POOL_TIMEOUT": "-1"}, "DB_POOL_TIMEOUT"),
+        ({"ENDPOINT_STYLE": "threads"}, "ENDPOINT_STYLE"),
+        ({"THREAD_TOKENS": "x"}, "THREAD_TOKENS"),
+    ],
+)
+def test_bad_values_name_the_key(env: dict[str, str], key: str) -> None:
+    with pytest.raises(SettingsError, match=key):
+        AppSettings.from_env(env)

@@ -1,0 +1,46 @@
+"""Fixtures shared by the whole suite: the real upstream service and the database URL."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from blockbench import supervisor
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def upstream_url(logs_dir: Path) -> Iterator[str]:
+    """The real slow upstream service, on a free loopback port, for the whole session."""
+    port = supervisor.free_port()
+    process = supervisor.start(
+        "upstream",
+        [sys.executable, "-m", "blockbench.upstream", "--port", str(port)],
+        port=port,
+        log_path=logs_dir / "upstream.log",
+    )
+    yield process.url
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """The real PostgreSQL of ``scripts/test`` (CI runs ``shared/ci/postgres.sh`` first).
+
+    Skipped on a developer machine without one; on CI a missing database fails the test, so
+    the database tests can never silently stop running.
+    """
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("DATABASE_URL is not set on CI; .ci/run must start PostgreSQL first")
+        pytest.skip("DATABASE_URL is not set; run shared/ci/postgres.sh and export it")
+    return url
