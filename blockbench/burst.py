@@ -21,6 +21,9 @@ class BurstResult:
     all_sent_after: float
     # When the first answer came back; later than all_sent_after means all were waiting at once.
     first_answer_after: float
+    # When each answer's status line came back, earliest first: shows the waves of a server
+    # that can only take so many at once.
+    answers: tuple[float, ...] = ()
 
 
 async def _get(
@@ -51,4 +54,11 @@ async def burst(url: str, count: int) -> BurstResult:
     )
     elapsed = time.perf_counter() - started
     ok = sum(1 for result in results if result is True)
-    return BurstResult(count, ok, elapsed, max(sent, default=0.0), min(answered, default=0.0))
+    return BurstResult(
+        count,
+        ok,
+        elapsed,
+        max(sent, default=0.0),
+        min(answered, default=0.0),
+        tuple(sorted(answered)),
+    )

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from blockbench import upstream as upstream_service
@@ -27,5 +32,227 @@ def upstream(
     upstream_service.main(["--host", host, "--port", str(port)])
 
 
+CatalogueOption = Annotated[
+    Path | None,
+    typer.Option(help="A target catalogue file instead of blockbench/targets.toml."),
+]
+
+
+@app.command()
+def targets(catalogue: CatalogueOption = None) -> None:
+    """List the target catalogue: each target's concurrency model and capacity."""
+    from rich.console import Console
+
+    from blockbench import serve as serving
+
+    with _user_errors():
+        found, budget = serving.load(catalogue)
+    Console().print(serving.catalogue_table(found, budget))
+
+
+@app.command()
+def serve(
+    names: Annotated[
+        list[str] | None, typer.Argument(metavar="TARGET...", help="Targets to start.")
+    ] = None,
+    all_targets: Annotated[bool, typer.Option("--all", help="Start every target.")] = False,
+    base_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Stable ports: the upstream on it, each target on base + 1 + its position in "
+            "the catalogue. Default: free ports."
+        ),
+    ] = None,
+    log_dir: Annotated[Path, typer.Option(help="Where each run's log folder goes.")] = Path(
+        ".blockbench/logs"
+    ),
+    catalogue: CatalogueOption = None,
+) -> None:
+    """Start targets and the upstream on loopback until Ctrl-C; then stop every process."""
+    from blockbench import serve as serving
+
+    with _user_errors():
+        found, budget = serving.load(catalogue)
+        if bool(names) == all_targets:
+            raise serving.ServeError(
+                "name the targets to start, or give --all; `blockbench targets` lists them"
+            )
+        chosen = found.targets if all_targets else found.select(names or [])
+        code = serving.serve(found, chosen, budget, base_port=base_port, log_root=log_dir)
+    raise typer.Exit(code)
+
+
+def _names(values: list[str] | None) -> tuple[str, ...]:
+    """Names given as repeated options or comma lists, or both."""
+    return tuple(name for value in values or [] for name in value.split(",") if name)
+
+
+@app.command()
+def run(
+    profile: Annotated[
+        str | None, typer.Option(help="quick (the default), full or tiny: see scenarios.toml.")
+    ] = None,
+    scenarios: Annotated[
+        list[str] | None, typer.Option(help="Only these scenarios (comma list or repeated).")
+    ] = None,
+    targets: Annotated[
+        list[str] | None, typer.Option(help="Only these targets (comma list or repeated).")
+    ] = None,
+    levels: Annotated[
+        str | None, typer.Option(help="Concurrency levels instead of the profile's: 1,10,50.")
+    ] = None,
+    warmup: Annotated[float | None, typer.Option(help="Seconds of warm-up per level.")] = None,
+    hold: Annotated[float | None, typer.Option(help="Seconds measured per level.")] = None,
+    repeat: Annotated[int, typer.Option(help="Repeats, interleaved across targets.")] = 1,
+    processes: Annotated[int, typer.Option(help="Locust processes driving the load.")] = 1,
+    target_url: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=URL: measure a server already running (e.g. in compose)."),
+    ] = None,
+    upstream_url: Annotated[
+        str | None, typer.Option(help="Use this upstream service instead of starting one.")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL for the db scenario (default: $DATABASE_URL).")
+    ] = None,
+    results_dir: Annotated[Path, typer.Option("--results", help="Where runs are written.")] = Path(
+        "results"
+    ),
+    reports_dir: Annotated[
+        Path, typer.Option("--reports", help="Where the report pages are built.")
+    ] = Path("reports"),
+    resume: Annotated[
+        str | None, typer.Option(help="Continue an unfinished run, by its id.")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Name the run (default: time-profile).")
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Build the report pages at the end.")] = True,
+) -> None:
+    """Measure every scenario of a profile on every target, level by level; then report."""
+    import sys
+
+    from rich.console import Console
+
+    from blockbench import engine, plan, summary
+
+    console = Console(stderr=True)
+    with _user_errors():
+        options = engine.RunOptions(
+            profile=profile,
+            scenarios=_names(scenarios),
+            targets=_names(targets),
+            levels=tuple(int(level) for level in _names([levels] if levels else [])),
+            warmup=warmup,
+            hold=hold,
+            repeat=repeat,
+            processes=processes,
+            target_urls=plan.parse_target_urls(target_url or []),
+            upstream_url=upstream_url,
+            database_url=database_url,
+            results_dir=results_dir,
+            run_id=run_id,
+            command=tuple(sys.argv),
+        )
+        if processes < 1:
+            raise plan.PlanError(f"--processes must be 1 or more, got {processes}")
+        machine = engine.Engine(options)
+        if resume:
+            started = engine.resume(results_dir, resume)
+            folder = results_dir / resume
+        else:
+            started, folder = machine.new_run()
+        console.print(f"Run {started.run_id}: results in {folder}")
+        total = machine.estimate(started)
+        with engine.Progress(enabled=console.is_terminal, total_s=total, console=console) as bar:
+            machine.progress = bar
+            outcome = machine.execute(started, folder)
+        summary.show(outcome.run, console)
+        if report:
+            page = machine.build_report(outcome.run, reports_dir)
+            if page is not None:
+                console.print(f"Report: {page}")
+    if outcome.interrupted:
+        again = resume or started.run_id
+        console.print(f"Interrupted: finished levels are kept; continue with --resume {again}")
+        raise typer.Exit(130)
+    if any(cell.error for cell in outcome.run.cells):
+        raise typer.Exit(1)
+
+
+ResultsOption = Annotated[
+    Path, typer.Option("--results", help="Where the runs are: results/<run-id>/run.json.")
+]
+OutOption = Annotated[Path, typer.Option("--out", help="Where the report pages go.")]
+
+
+@app.command()
+def report(
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="RUN...", help="Run ids or folders. Default: every run."),
+    ] = None,
+    results_dir: ResultsOption = Path("results"),
+    out: OutOption = Path("reports"),
+) -> None:
+    """Build the static report site: a page per run, and an index of every run with a page."""
+    from blockbench import report as site
+
+    with _user_errors():
+        page = site.build_site(results_dir, out, runs)
+    typer.echo(f"Report: {page}\nIndex:  {out / site.PAGE}")
+
+
+@app.command()
+def compare(
+    before: Annotated[str, typer.Argument(metavar="RUN_A", help="The run before: id or folder.")],
+    after: Annotated[str, typer.Argument(metavar="RUN_B", help="The run after: id or folder.")],
+    results_dir: ResultsOption = Path("results"),
+    out: OutOption = Path("reports"),
+) -> None:
+    """Compare two runs level by level; flag changes beyond the spread of their repeats."""
+    from rich.console import Console
+
+    from blockbench import compare as comparing
+
+    with _user_errors():
+        comparison, page = comparing.build_compare(results_dir, out, [before, after])
+    Console().print(comparing.table(comparison))
+    typer.echo(f"Page: {page}")
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Expected failures (bad catalogue, CPU set, busy port) as one line, not a traceback."""
+    from blockbench import scenarios
+    from blockbench.catalogue import CatalogueError
+    from blockbench.engine import EngineError
+    from blockbench.pinning import PinningError
+    from blockbench.plan import PlanError
+    from blockbench.results import ResultsError
+    from blockbench.serve import ServeError
+    from blockbench.supervisor import StartupError
+
+    expected = (
+        CatalogueError,
+        scenarios.CatalogueError,
+        EngineError,
+        PinningError,
+        PlanError,
+        ResultsError,
+        ServeError,
+        StartupError,
+    )
+    try:
+        yield
+    except expected as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -278,9 +278,9 @@ def parse_query(endpoint: Endpoint, query_string: bytes | str) -> Params:
         given[name] = raw
     params: Params = {}
     for param in endpoint.params:
-        raw = given.get(param.name)
-        if raw is not None:
-            params[param.name] = param.parse(raw)
+        value = given.get(param.name)
+        if value is not None:
+            params[param.name] = param.parse(value)
         elif isinstance(param, ChoiceParam) and param.default is not None:
             params[param.name] = param.default
         else:

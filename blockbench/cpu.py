@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 
 def spin(work: int) -> int:
     """Do ``work`` steps of a linear congruential generator and return the final state.
@@ -13,3 +15,14 @@ def spin(work: int) -> int:
     for _ in range(work):
         state = (state * 1103515245 + 12345) & 0x7FFFFFFF
     return state
+
+
+def pool_child_init() -> None:
+    """The initializer of every process pool behind /cpu?offload=process.
+
+    A pool child forked from a server inherits the server's Python SIGTERM handler, which only
+    asks the server's own loop to stop; the child would then ignore the SIGTERM its process
+    group gets and, holding a copy of the listening socket, keep the port bound until killed.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -18,7 +18,7 @@ import psycopg
 import psycopg_pool
 
 from blockbench import contract
-from blockbench.cpu import spin
+from blockbench.cpu import pool_child_init, spin
 from blockbench.settings import AppSettings
 
 log = logging.getLogger("blockbench.io")
@@ -118,7 +118,9 @@ class BlockingIO:
         # Created on first use, inside the worker process, so a forking server never shares one.
         with self._lock:
             if self._processes is None:
-                self._processes = ProcessPoolExecutor(max_workers=self.settings.cpu_processes)
+                self._processes = ProcessPoolExecutor(
+                    max_workers=self.settings.cpu_processes, initializer=pool_child_init
+                )
             return self._processes
 
     def close(self) -> None:

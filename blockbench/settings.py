@@ -17,6 +17,7 @@ DEFAULT_CONCURRENCY = 100
 # /io/fanout sends up to this many calls per request at once; the default HTTP pool allows it
 # for every in-flight request of the typical fan-out in the scenarios.
 FANOUT_POOL_FACTOR = 4
+A2WSGI_DEFAULT_THREADS = 10
 
 
 class SettingsError(ValueError):
@@ -49,9 +50,11 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
     return value
 
 
-def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, ...]) -> str:
+def _choice(
+    env: Mapping[str, str], key: str, default: str | None, choices: tuple[str, ...]
+) -> str | None:
     value = env.get(key) or default
-    if value not in choices:
+    if value is not None and value not in choices:
         raise SettingsError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
@@ -68,11 +71,15 @@ class AppSettings:
     # Added to the requested ms: how much slower than asked the upstream may be before a 503.
     upstream_timeout_margin: float = 10.0
     cpu_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
-    # Which style the Starlette app's endpoints take: "async" (the event loop) or "def"
-    # (Starlette runs them on anyio's thread pool). Flask ignores it.
-    endpoint_style: str = "async"
+    # Which style the endpoints take; None is each app's own: Starlette "async" (the event loop),
+    # Flask "def". Starlette "def" runs them on anyio's thread pool; Flask "async" registers
+    # ``async def`` views, which Flask runs through asgiref, one fresh event loop per request.
+    endpoint_style: str | None = None
     # anyio's thread-pool tokens for "def" endpoints; None keeps anyio's default of 40.
     thread_tokens: int | None = None
+    # Threads of a2wsgi's WSGIMiddleware when Flask runs under an ASGI server (wsgi_app.asgi).
+    # a2wsgi's own default is 10, a ceiling users rarely notice; the catalogue sets it.
+    a2wsgi_threads: int = A2WSGI_DEFAULT_THREADS
     # What /healthz reports: the catalogue target name and its concurrency model.
     target: str | None = None
     mode: str | None = None
@@ -91,8 +98,9 @@ class AppSettings:
             db_pool_timeout=_float(env, "DB_POOL_TIMEOUT", 10.0),
             upstream_timeout_margin=_float(env, "UPSTREAM_TIMEOUT_MARGIN", 10.0),
             cpu_processes=_int(env, "CPU_PROCESSES", os.cpu_count() or 1),
-            endpoint_style=_choice(env, "ENDPOINT_STYLE", "async", ("async", "def")),
+            endpoint_style=_choice(env, "ENDPOINT_STYLE", None, ("async", "def")),
             thread_tokens=_int(env, "THREAD_TOKENS", 40) if tokens else None,
+            a2wsgi_threads=_int(env, "A2WSGI_THREADS", A2WSGI_DEFAULT_THREADS),
             target=env.get("BLOCKBENCH_TARGET") or None,
             mode=env.get("BLOCKBENCH_MODE") or None,
         )

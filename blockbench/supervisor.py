@@ -54,11 +54,11 @@ def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
 
 
 @dataclass
-class ManagedProcess:
+class Child:
+    """A process started in a session of its own, with its output in a log file."""
+
     name: str
     command: Sequence[str]
-    url: str
-    port: int
     log_path: Path
     popen: subprocess.Popen[bytes]
 
@@ -83,6 +83,14 @@ class ManagedProcess:
         _signal_group(self.popen.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout)
+
+
+@dataclass
+class ManagedProcess(Child):
+    """A server: a Child that answers HTTP on a loopback port."""
+
+    url: str = ""
+    port: int = 0
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -113,6 +121,26 @@ def start(
 
     Raises StartupError, quoting the log, if the process exits or stays silent too long.
     """
+    child = spawn(name, command, log_path=log_path, env=env, cwd=cwd)
+    url = f"http://{LOOPBACK}:{port}"
+    process = ManagedProcess(name, command, log_path, child.popen, url=url, port=port)
+    try:
+        _wait_healthy(process, health_path, timeout)
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
+def spawn(
+    name: str,
+    command: Sequence[str],
+    *,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Child:
+    """Start ``command`` in a new session, its output appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
     with log_path.open("ab") as log:
@@ -125,14 +153,7 @@ def start(
             cwd=cwd,
             start_new_session=True,
         )
-    url = f"http://{LOOPBACK}:{port}"
-    process = ManagedProcess(name, command, url, port, log_path, popen)
-    try:
-        _wait_healthy(process, health_path, timeout)
-    except BaseException:
-        process.stop()
-        raise
-    return process
+    return Child(name, command, log_path, popen)
 
 
 def _wait_healthy(process: ManagedProcess, health_path: str, timeout: float) -> None:

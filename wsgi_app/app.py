@@ -1,6 +1,8 @@
 """The Flask app: routes from the endpoint contract, blocking waits, contract-rendered bodies.
 
-Start it with ``gunicorn 'wsgi_app.app:create_app()'``.
+Start it with ``gunicorn 'wsgi_app.app:create_app()'``. With ENDPOINT_STYLE=async its views are
+``async def`` functions doing asyncio waits, which Flask runs through asgiref (see
+wsgi_app.async_views): the common belief is that this makes Flask non-blocking.
 """
 
 from __future__ import annotations
@@ -8,11 +10,13 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, request
+from flask.typing import RouteCallable
 from werkzeug.exceptions import HTTPException
 
 from blockbench import contract, openapi
 from blockbench.io_blocking import BlockingIO
 from blockbench.settings import AppSettings
+from wsgi_app import async_views
 
 log = logging.getLogger("blockbench.flask")
 
@@ -44,8 +48,10 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     app = Flask(__name__)
     io = BlockingIO(settings)
     app.extensions["blockbench"] = io
+    async_style = settings.endpoint_style == "async"
+    default_mode = "async-views" if async_style else "blocking"
     health = contract.render(
-        contract.health_body("flask", "wsgi", settings.mode or "blocking", settings.target)
+        contract.health_body("flask", "wsgi", settings.mode or default_mode, settings.target)
     )
 
     def healthz() -> Response:
@@ -55,13 +61,18 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     def describe() -> Response:
         return _respond(200, openapi.document_bytes())
 
-    def make_view(endpoint: contract.Endpoint) -> object:
+    def make_view(endpoint: contract.Endpoint) -> RouteCallable:
         def view() -> Response:
             params = contract.parse_query(endpoint, request.query_string)
             result = io.run(endpoint, params)
             return _respond(200, contract.render(contract.result_body(endpoint, params, result)))
 
-        return view
+        async def async_view() -> Response:
+            params = contract.parse_query(endpoint, request.query_string)
+            result = await async_views.run(settings, io, endpoint, params)
+            return _respond(200, contract.render(contract.result_body(endpoint, params, result)))
+
+        return async_view if async_style else view
 
     for endpoint in contract.ENDPOINTS:
         view = healthz if endpoint is contract.HEALTHZ else make_view(endpoint)

@@ -11,8 +11,9 @@ def test_defaults_work_locally() -> None:
     settings = AppSettings.from_env({})
     assert settings.upstream_url == "http://127.0.0.1:8900"
     assert settings.database_url is None
-    assert settings.endpoint_style == "async"
+    assert settings.endpoint_style is None  # each app's own: Starlette async, Flask def
     assert settings.thread_tokens is None
+    assert settings.a2wsgi_threads == 10  # a2wsgi's own default
 
 
 def test_pools_follow_the_server_concurrency() -> None:
@@ -31,8 +32,15 @@ def test_pools_follow_the_server_concurrency() -> None:
         ({"DB_POOL_TIMEOUT": "-1"}, "DB_POOL_TIMEOUT"),
         ({"ENDPOINT_STYLE": "threads"}, "ENDPOINT_STYLE"),
         ({"THREAD_TOKENS": "x"}, "THREAD_TOKENS"),
+        ({"A2WSGI_THREADS": "0"}, "A2WSGI_THREADS"),
     ],
 )
 def test_bad_values_name_the_key(env: dict[str, str], key: str) -> None:
     with pytest.raises(SettingsError, match=key):
         AppSettings.from_env(env)
+
+
+def test_endpoint_style_and_a2wsgi_threads_are_read() -> None:
+    settings = AppSettings.from_env({"ENDPOINT_STYLE": "def", "A2WSGI_THREADS": "25"})
+    assert settings.endpoint_style == "def"
+    assert settings.a2wsgi_threads == 25

@@ -1,0 +1,584 @@
+"""The run engine: for each scenario and target, start the target, drive its levels with
+Locust, and record every level the moment it finishes.
+
+A level is written atomically as soon as it is measured and run.json is rewritten after it, so
+Ctrl-C, a crashed target or a crashed generator keeps everything finished so far, and
+``--resume`` continues with exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import psycopg
+
+from blockbench import (
+    catalogue,
+    ceiling,
+    environment,
+    launch,
+    loadgen,
+    pinning,
+    plan,
+    results,
+    scenarios,
+    stats,
+    supervisor,
+)
+from blockbench.progress import Progress
+
+__all__ = ["Engine", "EngineError", "Outcome", "Progress", "RunOptions", "resume"]
+from blockbench.sampler import TreeSampler
+
+REPO = loadgen.REPO
+GENERATOR_CEILING_SWEEP = scenarios.Sweep(levels=(64,), warmup=1.0, hold=3.0)
+_POLL_S = 0.25
+
+
+class EngineError(RuntimeError):
+    """A run that cannot start or go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    profile: str | None = None
+    scenarios: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    levels: tuple[int, ...] = ()
+    warmup: float | None = None
+    hold: float | None = None
+    repeat: int = 1
+    processes: int = 1
+    target_urls: Mapping[str, str] = field(default_factory=dict)
+    upstream_url: str | None = None
+    database_url: str | None = None
+    results_dir: Path = Path("results")
+    run_id: str | None = None
+    measure_generator: bool = True
+    command: tuple[str, ...] = ()
+
+
+@dataclass
+class Outcome:
+    run: results.Run
+    folder: Path
+    interrupted: bool
+
+
+class _Stop(Exception):
+    """SIGTERM, turned into an exception so the run ends like on Ctrl-C."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop()
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def new_run_id(profile: str) -> str:
+    return f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{profile}"
+
+
+class Engine:
+    def __init__(self, options: RunOptions, progress: Progress | None = None) -> None:
+        self.options = options
+        self.progress = progress or Progress(enabled=False)
+        self.budget = pinning.budget()
+        self.targets = catalogue.load(cores=self.budget.cores)
+        self.scenarios = scenarios.load()
+        self.work_unit_s = plan.seconds_per_work_unit()
+        self.children: list[supervisor.Child] = []
+
+    # -- planning -------------------------------------------------------------------------
+
+    def new_run(self) -> tuple[results.Run, Path]:
+        options = self.options
+        known = list(self.targets.names())
+        only_targets = list(options.targets) or list(options.target_urls)
+        steps = plan.steps(
+            self.scenarios,
+            known,
+            profile=options.profile,
+            only_scenarios=options.scenarios,
+            only_targets=only_targets,
+            levels=options.levels,
+            warmup=options.warmup,
+            hold=options.hold,
+            repeat=options.repeat,
+        )
+        profile = self.scenarios.profile(options.profile)
+        run_id = options.run_id or new_run_id(profile.name)
+        folder = options.results_dir / run_id
+        if folder.exists():
+            raise EngineError(f"{folder} exists already; choose another run id or --resume it")
+        cells = [self._cell(step) for step in steps]
+        run = results.Run(
+            run_id=run_id,
+            status="running",
+            created=now(),
+            command=list(options.command),
+            profile=profile.name,
+            scenarios=list(dict.fromkeys(step.scenario.name for step in steps)),
+            targets=list(dict.fromkeys(step.target for step in steps)),
+            levels=sorted({level for step in steps for level in step.sweep.levels}),
+            warmup_s=steps[0].sweep.warmup,
+            hold_s=steps[0].sweep.hold,
+            repeat=options.repeat,
+            generator_processes=options.processes,
+            generator_ceiling_rps=None,
+            environment=self._environment(),
+            cells=cells,
+            notes=self._notes(),
+        )
+        results.save_run(folder, run)
+        return run, folder
+
+    def _cell(self, step: plan.Step) -> results.Cell:
+        target = self.targets.get(step.target)
+        seconds, cpu_bound = plan.service_time(step.scenario, self.work_unit_s)
+        caps = [results.Cap(name=c.name, value=c.value, where=c.per) for c in target.caps()]
+        return results.Cell(
+            scenario=step.scenario.name,
+            target=step.target,
+            repeat=step.repeat,
+            url=self.options.target_urls.get(step.target, ""),
+            external=step.target in self.options.target_urls,
+            model=target.model,
+            capacity=target.capacity,
+            service_time_ms=round(seconds * 1000, 3),
+            cpu_bound=cpu_bound,
+            caps=caps,
+            planned_levels=list(step.sweep.levels),
+        )
+
+    def _environment(self) -> results.Environment:
+        commit, dirty = environment.git_state(REPO)
+        return results.Environment(
+            cpu_model=environment.cpu_model(),
+            cpu_count=environment.cpu_count(),
+            os=environment.os_description(),
+            python=sys.version.split()[0],
+            packages=environment.packages(),
+            git_commit=commit,
+            git_dirty=dirty,
+            target_cpus=list(self.budget.cpus),
+            generator_cpus=list(self.budget.rest),
+            pinning=self.budget.describe(),
+        )
+
+    def _notes(self) -> list[str]:
+        notes = []
+        if self.options.target_urls:
+            notes.append(
+                "Targets given by --target-url were not started by blockbench: their capacity "
+                f"is the catalogue's for {self.budget.cores} core(s), which assumes they run "
+                "with the catalogue's settings."
+            )
+        if not self.budget.rest:
+            notes.append(
+                "Only one CPU: the load generator shares it with the targets, so generator "
+                "and target compete; read the generator's CPU column."
+            )
+        return notes
+
+    def estimate(self, run: results.Run) -> float:
+        """Seconds the rest of ``run`` should take, for the progress display."""
+        profile = self.scenarios.profile(run.profile)
+        steps = []
+        for cell in run.cells:
+            done = {level.users for level in cell.levels}
+            left = [level for level in cell.planned_levels if level not in done]
+            if left:
+                scenario = self.scenarios.scenario(cell.scenario)
+                sweep = plan.sweep_for(profile, scenario, left, run.warmup_s, run.hold_s)
+                steps.append(plan.Step(scenario, cell.target, cell.repeat, sweep))
+        extra = {}
+        if run.generator_ceiling_rps is None and self.options.measure_generator:
+            extra["generator"] = scenarios.LOCUST_START_SECONDS + GENERATOR_CEILING_SWEEP.seconds
+        return plan.estimate_seconds(steps, extra)
+
+    def build_report(self, run: results.Run, reports_dir: Path) -> Path | None:
+        """The run's report page, if the report builder is installed."""
+        try:
+            from blockbench import report
+        except ImportError:
+            return None
+        return report.build_site(self.options.results_dir, reports_dir, [run.run_id])
+
+    # -- running --------------------------------------------------------------------------
+
+    def execute(self, run: results.Run, folder: Path) -> Outcome:
+        """Run every cell still missing levels; always leaves a valid run.json behind."""
+        interrupted = False
+        try:
+            with _sigterm_stops(), TreeSampler() as sampler, self._services(run) as services:
+                upstream_url, database_url = services
+                if self.options.measure_generator and run.generator_ceiling_rps is None:
+                    run = self._measure_generator(run, folder, upstream_url, sampler)
+                run = self._with_caps(run, database_url)
+                results.save_run(folder, run)
+                for index, cell in enumerate(run.cells):
+                    if set(cell.planned_levels) <= {level.users for level in cell.levels}:
+                        continue
+                    cell = self._run_cell(run, folder, index, sampler, upstream_url, database_url)
+                    run = _replace_cell(run, index, cell)
+                    results.save_run(folder, run)
+        except (KeyboardInterrupt, _Stop):
+            interrupted = True
+            run = results.load_run(folder)  # everything saved so far, no half-measured level
+        finally:
+            self._stop_children()
+        run = _finish(run, folder, interrupted)
+        return Outcome(run, folder, interrupted)
+
+    @contextlib.contextmanager
+    def _services(self, run: results.Run) -> Iterator[tuple[str, str | None]]:
+        """The upstream service (started here unless given) and the database URL."""
+        needs: set[scenarios.Dependency] = set()
+        for name in run.scenarios:
+            needs |= self.scenarios.scenario(name).dependencies
+        database_url = self.options.database_url or os.environ.get("DATABASE_URL") or None
+        if "database" in needs and database_url is None:
+            raise EngineError(
+                "the db scenario needs a PostgreSQL: set DATABASE_URL (for a local one, "
+                "run shared/ci/postgres.sh), or leave the db scenario out with --scenarios"
+            )
+        if self.options.upstream_url:
+            yield self.options.upstream_url, database_url
+            return
+        upstream = launch.start_upstream(
+            supervisor.free_port(), self.budget, self._folder(run) / "logs"
+        )
+        self.children.append(upstream)
+        try:
+            yield upstream.url, database_url
+        finally:
+            upstream.stop()
+
+    def _folder(self, run: results.Run) -> Path:
+        return self.options.results_dir / run.run_id
+
+    def _with_caps(self, run: results.Run, database_url: str | None) -> results.Run:
+        """Adds PostgreSQL's max_connections, read from the live server, to the db cells."""
+        if database_url is None:
+            return run
+        try:
+            with psycopg.connect(database_url, connect_timeout=5) as conn:
+                row = conn.execute("SHOW max_connections").fetchone()
+        except psycopg.Error as exc:
+            raise EngineError(f"cannot reach the database at DATABASE_URL: {exc}") from exc
+        assert row is not None
+        cap = results.Cap(name="PostgreSQL max_connections", value=int(row[0]), where="database")
+        cells = [
+            cell.model_copy(update={"caps": [*cell.caps, cap]})
+            if "database" in self.scenarios.scenario(cell.scenario).dependencies
+            and cap not in cell.caps
+            else cell
+            for cell in run.cells
+        ]
+        return run.model_copy(update={"cells": cells})
+
+    def _measure_generator(
+        self, run: results.Run, folder: Path, upstream_url: str, sampler: TreeSampler
+    ) -> results.Run:
+        self.progress.phase("measuring the load generator's own ceiling")
+        locust = loadgen.LocustRun(
+            "GeneratorCeiling",
+            upstream_url,
+            GENERATOR_CEILING_SWEEP,
+            folder / "locust" / "generator-ceiling",
+            processes=self.options.processes,
+            budget=self.budget,
+            locustfiles=(loadgen.CEILING_LOCUSTFILE, loadgen.LOCUSTFILES[1]),
+        )
+        records = self._drive(locust, sampler, lambda record: None)
+        if not records:
+            raise EngineError(
+                f"the generator ceiling could not be measured: "
+                f"{locust.failure() or 'Locust reported no level'}"
+            )
+        record = records[0]
+        rps = (record.requests - record.failures) / record.window_s
+        return run.model_copy(update={"generator_ceiling_rps": round(rps, 1)})
+
+    def _run_cell(
+        self,
+        run: results.Run,
+        folder: Path,
+        index: int,
+        sampler: TreeSampler,
+        upstream_url: str,
+        database_url: str | None,
+    ) -> results.Cell:
+        cell = run.cells[index]
+        key = results.cell_key(cell)
+        done = {level.users for level in cell.levels}
+        scenario = self.scenarios.scenario(cell.scenario)
+        sweep = plan.sweep_for(
+            self.scenarios.profile(run.profile),
+            scenario,
+            [level for level in cell.planned_levels if level not in done],
+            run.warmup_s,
+            run.hold_s,
+        )
+        self.progress.cell(index, len(run.cells), cell, sweep)
+        target = self.targets.get(cell.target)
+        server: supervisor.ManagedProcess | None = None
+        url = self.options.target_urls.get(cell.target) or (cell.url if cell.external else None)
+        if url is None:
+            try:
+                server = self._start_target(target, folder / "logs" / key,
+                                            upstream_url, database_url)  # fmt: skip
+            except supervisor.StartupError as exc:
+                self.progress.warn(str(exc))
+                return cell.model_copy(update={"error": str(exc)})
+            url = server.url
+            sampler.watch(key, server.pid)
+        cell = cell.model_copy(update={"url": url})
+        locust = loadgen.LocustRun(
+            scenario.workload,
+            url,
+            sweep,
+            folder / "locust" / key,
+            processes=self.options.processes,
+            budget=self.budget,
+        )
+
+        def record(level: loadgen.LevelRecord) -> None:
+            nonlocal cell
+            result = self._level_result(cell, level, sampler, locust)
+            results.save_level(folder, cell, result)
+            cell = cell.model_copy(update={"levels": [*cell.levels, result]})
+            results.save_run(folder, _replace_cell(run, index, cell))
+            self.progress.level(result)
+
+        try:
+            self._drive(locust, sampler, record, server)
+        finally:
+            if server is not None:
+                sampler.forget(key)
+                self._stop(server)
+        missing = [lv for lv in cell.planned_levels if lv not in {r.users for r in cell.levels}]
+        if missing:
+            why = locust.failure() or (
+                f"{cell.target} stopped answering; see logs/{key}/"
+                if server is not None and not server.running()
+                else "the load generator reported no result for them"
+            )
+            cell = cell.model_copy(update={"error": f"levels {missing} missing: {why}"})
+            self.progress.warn(f"{cell.scenario} on {cell.target}: {cell.error}")
+        return cell
+
+    def _start_target(
+        self,
+        target: catalogue.Target,
+        log_dir: Path,
+        upstream_url: str,
+        database_url: str | None,
+    ) -> supervisor.ManagedProcess:
+        env = {"UPSTREAM_URL": upstream_url}
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        server = launch.start_target(
+            target, port=supervisor.free_port(), budget=self.budget, log_dir=log_dir, env=env
+        )
+        self.children.append(server)
+        return server
+
+    def _drive(
+        self,
+        locust: loadgen.LocustRun,
+        sampler: TreeSampler,
+        on_level: Callable[[loadgen.LevelRecord], None],
+        server: supervisor.ManagedProcess | None = None,
+    ) -> list[loadgen.LevelRecord]:
+        """Run Locust to the end of its sweep, handing over each level as it completes.
+
+        Stops early, keeping what was measured, if the target dies.
+        """
+        locust.start()
+        self.children.extend(locust.children)
+        for number, pid in enumerate(locust.pids):
+            sampler.watch(f"generator-{number}", pid)
+        records: list[loadgen.LevelRecord] = []
+        try:
+            while True:
+                finished = not locust.running()
+                for level in locust.collect():
+                    records.append(level)
+                    on_level(level)
+                if finished:
+                    break
+                if server is not None and not server.running():
+                    break
+                self.progress.tick(locust.live_rps())
+                time.sleep(_POLL_S)
+        finally:
+            for number in range(len(locust.pids)):
+                sampler.forget(f"generator-{number}")
+            for child in locust.children:
+                self._stop(child)
+        return records
+
+    def _level_result(
+        self,
+        cell: results.Cell,
+        level: loadgen.LevelRecord,
+        sampler: TreeSampler,
+        locust: loadgen.LocustRun,
+    ) -> results.LevelResult:
+        histogram = level.histogram
+        successes = level.requests - level.failures
+        window = max(level.window_s, 1e-9)
+        rps = successes / window
+        failures = loadgen.classify(level.errors)
+        failure_rate = level.failures / level.requests if level.requests else 0.0
+        cores = self.budget.cores if cell.cpu_bound else None
+        limit = ceiling.ceiling_rps(level.level, cell.capacity, cell.service_time_ms / 1000, cores)
+        busiest = [
+            sampler.busiest(f"generator-{n}", level.started, level.ended)
+            for n in range(len(locust.pids))
+        ]
+        generator_cpu = max((b for b in busiest if b is not None), default=None)
+        saturated = generator_cpu is not None and generator_cpu >= results.GENERATOR_CPU_LIMIT
+        flags: list[results.Flag] = []
+        if successes == 0:
+            flags.append("no_successes")
+        if failure_rate > results.FAILURE_THRESHOLD:
+            flags.append("failures_above_threshold")
+        if saturated:
+            flags.append("generator_saturated")
+        return results.LevelResult(
+            scenario=cell.scenario,
+            target=cell.target,
+            repeat=cell.repeat,
+            users=level.level,
+            window_s=round(level.window_s, 3),
+            requests=level.requests,
+            successes=successes,
+            rps=round(rps, 2),
+            latency=results.Latency(
+                p50=stats.percentile(histogram, 0.50),
+                p90=stats.percentile(histogram, 0.90),
+                p99=stats.percentile(histogram, 0.99),
+                max=float(max(histogram)) if histogram else None,
+                mean=_rounded(stats.mean(histogram)),
+            ),
+            failures=failures,
+            failure_rate=round(failure_rate, 5),
+            ceiling_rps=_rounded(limit),
+            efficiency=_rounded(ceiling.efficiency(rps, limit), 4),
+            target_resources=sampler.summary(results.cell_key(cell), level.started, level.ended),
+            generator=results.Generator(
+                processes=len(locust.pids),
+                cpu_percent_max=_rounded(generator_cpu, 1),
+                saturated=saturated,
+            ),
+            flags=flags,
+            histogram=histogram,
+        )
+
+    def _stop(self, child: supervisor.Child) -> None:
+        child.stop()
+        with contextlib.suppress(ValueError):
+            self.children.remove(child)
+
+    def _stop_children(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+
+def _rounded(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _replace_cell(run: results.Run, index: int, cell: results.Cell) -> results.Run:
+    cells = list(run.cells)
+    cells[index] = cell
+    return run.model_copy(update={"cells": cells})
+
+
+def aggregate(cells: Sequence[results.Cell]) -> list[results.Aggregate]:
+    """Each (scenario, target, users) across repeats: medians and a bootstrap interval.
+
+    Only valid levels count; where no repeat was valid the aggregate says so (valid=False)
+    and carries the invalid numbers for the report to grey out, never to rank.
+    """
+    groups: dict[tuple[str, str, int], list[results.LevelResult]] = {}
+    for cell in cells:
+        for level in cell.levels:
+            groups.setdefault((cell.scenario, cell.target, level.users), []).append(level)
+    aggregates = []
+    for (scenario, target, users), levels in groups.items():
+        valid = [level for level in levels if level.valid]
+        chosen = valid or levels
+        middle, low, high = stats.median_interval([level.rps for level in chosen])
+        aggregates.append(
+            results.Aggregate(
+                scenario=scenario,
+                target=target,
+                users=users,
+                repeats=len(chosen),
+                valid=bool(valid),
+                rps=round(middle, 2),
+                rps_low=round(low, 2),
+                rps_high=round(high, 2),
+                p50_ms=_median([level.latency.p50 for level in chosen]),
+                p99_ms=_median([level.latency.p99 for level in chosen]),
+                efficiency=_median([level.efficiency for level in chosen]),
+                ceiling_rps=_median([level.ceiling_rps for level in chosen]),
+            )
+        )
+    return aggregates
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return round(stats.median_interval(present)[0], 4) if present else None
+
+
+def _finish(run: results.Run, folder: Path, interrupted: bool) -> results.Run:
+    complete = not interrupted and all(
+        set(cell.planned_levels) <= {level.users for level in cell.levels} for cell in run.cells
+    )
+    run = run.model_copy(
+        update={
+            "status": "complete" if complete else "partial",
+            "finished": now(),
+            "aggregates": aggregate(run.cells),
+        }
+    )
+    results.save_run(folder, run)
+    return run
+
+
+def resume(results_dir: Path, run_id: str) -> results.Run:
+    folder = results_dir / run_id
+    if not folder.is_dir():
+        known = sorted(p.name for p in results_dir.glob("*/") if (p / results.RUN_FILE).exists())
+        raise EngineError(
+            f"no run {run_id!r} in {results_dir}; the runs there: {', '.join(known) or 'none'}"
+        )
+    run = results.load_run(folder)
+    return run.model_copy(update={"status": "running"})

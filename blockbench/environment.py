@@ -1,0 +1,87 @@
+"""What a result was measured on: hardware, OS, Python, package versions, git commit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+# Every package whose version can move a number in a run.
+RELEVANT_PACKAGES = (
+    "blockbench",
+    "flask",
+    "werkzeug",
+    "starlette",
+    "anyio",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "gunicorn",
+    "uvicorn-worker",
+    "gevent",
+    "greenlet",
+    "a2wsgi",
+    "asgiref",
+    "httpx",
+    "httpcore",
+    "psycopg",
+    "psycopg-binary",
+    "psycopg-pool",
+    "locust",
+    "geventhttpclient",
+    "psutil",
+)
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def packages() -> dict[str, str]:
+    versions = {}
+    for name in RELEVANT_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+def git_state(repo: Path) -> tuple[str | None, bool | None]:
+    """The commit checked out at ``repo`` and whether the work tree differs from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return commit, bool(status.strip())  # fmt: skip
+
+
+def os_description() -> str:
+    kernel = f"{platform.system()} {platform.release()}"
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return f"{line.split('=', 1)[1].strip(chr(34))}; {kernel}"
+    return kernel
+
+
+def cpu_count() -> int:
+    return os.cpu_count() or 1

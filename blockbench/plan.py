@@ -1,0 +1,148 @@
+"""What a run will do, before it does it: which scenario runs on which target, in what order,
+through which levels, and the latency each ceiling is computed from."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from blockbench import contract, scenarios
+from blockbench.cpu import spin
+
+# Long enough to time reliably, short enough to repeat: about 20 ms of CPU here.
+_CALIBRATION_WORK = 200_000
+
+
+class PlanError(ValueError):
+    """A run that cannot be planned as asked; says what to change."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cell of the run: a scenario on a target, one repeat, through a sweep."""
+
+    scenario: scenarios.Scenario
+    target: str
+    repeat: int
+    sweep: scenarios.Sweep
+
+
+def seconds_per_work_unit(samples: int = 5) -> float:
+    """What one unit of /cpu work costs on this machine (the median of a few timings)."""
+    timings = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        spin(_CALIBRATION_WORK)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) / _CALIBRATION_WORK
+
+
+def request_seconds(request: scenarios.Request, work_unit_s: float) -> float:
+    """The least time one request of the scenario takes: its waits, or its CPU work."""
+    params = request.params
+    if request.endpoint is contract.CPU:
+        return int(params["work"]) * work_unit_s
+    ms = int(params.get("ms", 0))
+    if request.endpoint is contract.IO_FANOUT and params["mode"] == "seq":
+        return int(params["n"]) * ms / 1000
+    return ms / 1000
+
+
+def service_time(scenario: scenarios.Scenario, work_unit_s: float) -> tuple[float, bool]:
+    """The scenario's mean request latency for the ceiling, and whether it is CPU-bound.
+
+    A CPU-bound scenario is also capped by the cores the target may use: no server serves
+    more CPU work at once than it has CPUs.
+    """
+    weights = [request.weight for request in scenario.requests]
+    seconds = [request_seconds(request, work_unit_s) for request in scenario.requests]
+    mean = sum(w * s for w, s in zip(weights, seconds, strict=True)) / sum(weights)
+    cpu_bound = all(request.endpoint is contract.CPU for request in scenario.requests)
+    return mean, cpu_bound
+
+
+def sweep_for(
+    profile: scenarios.Profile,
+    scenario: scenarios.Scenario,
+    levels: Sequence[int] = (),
+    warmup: float | None = None,
+    hold: float | None = None,
+) -> scenarios.Sweep:
+    sweep = profile.sweep(scenario)
+    if levels:
+        cap = scenario.max_level
+        sweep = replace(sweep, levels=tuple(lv for lv in levels if cap is None or lv <= cap))
+    if warmup is not None:
+        sweep = replace(sweep, warmup=warmup)
+    if hold is not None:
+        sweep = replace(sweep, hold=hold)
+    return sweep
+
+
+def steps(
+    catalogue: scenarios.Catalogue,
+    known_targets: Sequence[str],
+    *,
+    profile: str | None = None,
+    only_scenarios: Sequence[str] = (),
+    only_targets: Sequence[str] = (),
+    levels: Sequence[int] = (),
+    warmup: float | None = None,
+    hold: float | None = None,
+    repeat: int = 1,
+) -> list[Step]:
+    """Every cell of the run, repeats interleaved (A B A B, not A A B B) so that drift of a
+    noisy machine spreads evenly over the targets."""
+    if repeat < 1:
+        raise PlanError(f"--repeat must be 1 or more, got {repeat}")
+    chosen = catalogue.profile(profile)
+    names = list(only_scenarios) or list(chosen.scenarios)
+    for name in names:
+        catalogue.scenario(name)  # fails naming the known scenarios
+    unknown = [t for t in only_targets if t not in known_targets]
+    if unknown:
+        raise PlanError(
+            f"unknown target {', '.join(unknown)}; the targets: {', '.join(known_targets)}"
+        )
+    if only_targets:
+        targets = list(dict.fromkeys(only_targets))
+    elif chosen.targets == "all":
+        targets = list(known_targets)
+    else:
+        targets = list(chosen.targets)
+    cells: list[tuple[scenarios.Scenario, str, scenarios.Sweep]] = []
+    for scenario in map(catalogue.scenario, names):
+        sweep = sweep_for(chosen, scenario, levels, warmup, hold)
+        if sweep.levels:
+            cells += [(scenario, t, sweep) for t in targets if scenario.applies_to(t)]
+    if not cells:
+        raise PlanError(
+            "nothing to run: no chosen scenario applies to the chosen targets "
+            f"(scenarios {', '.join(names)}; targets {', '.join(targets)})"
+        )
+    return [
+        Step(scenario, target, index, sweep)
+        for index in range(repeat)
+        for scenario, target, sweep in cells
+    ]
+
+
+def parse_target_urls(pairs: Sequence[str]) -> dict[str, str]:
+    """``NAME=URL`` pairs from the command line, each URL on loopback or a named host."""
+    urls: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, url = pair.partition("=")
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            raise PlanError(
+                f"--target-url takes NAME=URL, like flask-gthread=http://127.0.0.1:8001; "
+                f"got {pair!r}"
+            )
+        urls[name] = url.rstrip("/")
+    return urls
+
+
+def estimate_seconds(steps_: Sequence[Step], extra: Mapping[str, float] | None = None) -> float:
+    runs = [scenarios.Run(step.scenario, step.target, step.sweep) for step in steps_]
+    return scenarios.estimate_seconds(runs) + sum((extra or {}).values())

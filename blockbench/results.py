@@ -1,0 +1,250 @@
+"""The results schema: what one run measured, as written under ``results/<run-id>/``.
+
+Versioned (``schema_version``) and validated on read, because the report, ``compare`` and
+``run --resume`` read files that may come from another machine or an older blockbench. The
+JSON Schema generated from these models is committed as ``docs/results.schema.json``.
+
+Layout of a run folder:
+    run.json                    the Run below, rewritten atomically after every level
+    levels/<cell>/<users>.json  one LevelResult per finished level, written atomically
+    locust/<cell>/<users>_*.csv Locust's own request and failure tables for that level
+    logs/                       the servers' and the load generator's logs
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+RUN_FILE = "run.json"
+LEVELS_DIR = "levels"
+# A level whose failed requests exceed this share is flagged and never shown as throughput.
+FAILURE_THRESHOLD = 0.01
+# A load generator process above this CPU share can no longer keep its users busy: Locust
+# itself warns at 90%.
+GENERATOR_CPU_LIMIT = 90.0
+
+Flag = Literal["failures_above_threshold", "generator_saturated", "no_successes"]
+Status = Literal["running", "complete", "partial"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Latency(Model):
+    """Response times of the level's requests, in milliseconds, as Locust recorded them."""
+
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    max: float | None
+    mean: float | None
+
+
+class Failures(Model):
+    total: int = 0
+    timeouts: int = 0
+    server_errors: int = Field(default=0, description="HTTP 5xx answers")
+    client_errors: int = Field(default=0, description="HTTP 4xx answers")
+    connection_errors: int = Field(default=0, description="refused, reset or closed connections")
+    other: int = 0
+    # Locust's own error strings with their counts, for the curious.
+    messages: dict[str, int] = Field(default_factory=dict)
+
+
+class Resources(Model):
+    """A process tree sampled through the level (psutil): the whole tree, summed per sample."""
+
+    samples: int
+    cpu_percent_mean: float | None = Field(description="100 = one core busy")
+    cpu_percent_max: float | None
+    rss_mib_max: float | None
+    threads_max: int | None
+    processes_max: int | None
+
+
+class Generator(Model):
+    processes: int
+    cpu_percent_max: float | None = Field(description="the busiest generator process")
+    saturated: bool
+
+
+class LevelResult(Model):
+    scenario: str
+    target: str
+    repeat: int
+    users: int
+    window_s: float = Field(description="seconds over which requests were counted")
+    requests: int
+    successes: int
+    rps: float = Field(description="successful responses per second")
+    latency: Latency
+    failures: Failures
+    failure_rate: float
+    ceiling_rps: float | None = Field(description="Little's law: min(users, capacity) / latency")
+    efficiency: float | None = Field(description="rps / ceiling_rps")
+    target_resources: Resources | None
+    generator: Generator
+    flags: list[Flag]
+    # Locust's response-time histogram (rounded ms -> count), kept so percentiles can be
+    # recomputed and several generator processes merged.
+    histogram: dict[int, int]
+
+    @property
+    def valid(self) -> bool:
+        return not self.flags
+
+
+class Cap(Model):
+    """One concurrency limit on a request's path, as configured for this cell."""
+
+    name: str
+    value: int | None = Field(description="None means unbounded")
+    where: str
+
+
+class Cell(Model):
+    """One scenario on one target, one repeat: its configuration and its levels."""
+
+    scenario: str
+    target: str
+    repeat: int
+    url: str
+    # Given with --target-url: not started by blockbench, so its capacity is the catalogue's.
+    external: bool = False
+    model: str | None
+    capacity: int | None = Field(description="requests in flight at once; None = unbounded")
+    service_time_ms: float = Field(description="the latency used for the ceiling")
+    cpu_bound: bool
+    caps: list[Cap]
+    planned_levels: list[int]
+    levels: list[LevelResult] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Aggregate(Model):
+    """A level across repeats: medians, with a bootstrap 95% interval when repeats > 1."""
+
+    scenario: str
+    target: str
+    users: int
+    repeats: int
+    valid: bool
+    rps: float
+    rps_low: float
+    rps_high: float
+    p50_ms: float | None
+    p99_ms: float | None
+    efficiency: float | None
+    ceiling_rps: float | None
+
+
+class Environment(Model):
+    cpu_model: str
+    cpu_count: int
+    os: str
+    python: str
+    packages: dict[str, str]
+    git_commit: str | None
+    git_dirty: bool | None
+    target_cpus: list[int] | None
+    generator_cpus: list[int] | None
+    pinning: str
+
+
+class Run(Model):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    status: Status
+    created: str
+    finished: str | None = None
+    command: list[str]
+    profile: str
+    scenarios: list[str]
+    targets: list[str]
+    levels: list[int]
+    warmup_s: float
+    hold_s: float
+    repeat: int
+    generator_processes: int
+    generator_ceiling_rps: float | None = Field(
+        description="req/s the generator reached against the 0 ms upstream"
+    )
+    environment: Environment
+    cells: list[Cell]
+    aggregates: list[Aggregate] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class ResultsError(ValueError):
+    """A results folder or file that cannot be read; says which and why."""
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader or a crash never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        # mkstemp makes the file private (0600); results are meant to be read and shared.
+        os.chmod(temporary, 0o666 & ~_umask())
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def save_run(folder: Path, run: Run) -> None:
+    write_atomically(folder / RUN_FILE, run.model_dump_json(indent=2))
+
+
+def save_level(folder: Path, cell: Cell, level: LevelResult) -> Path:
+    path = folder / LEVELS_DIR / cell_key(cell) / f"{level.users}.json"
+    write_atomically(path, level.model_dump_json(indent=2))
+    return path
+
+
+def cell_key(cell: Cell) -> str:
+    return f"{cell.scenario}__{cell.target}__r{cell.repeat}"
+
+
+def load_run(folder: Path) -> Run:
+    path = folder / RUN_FILE if folder.is_dir() else folder
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultsError(
+            f"{path} does not exist: is {folder} a blockbench results folder?"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path} cannot be read as JSON: {exc}") from exc
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path} has results schema version {version!r}; this blockbench reads version "
+            f"{SCHEMA_VERSION}. Re-run it, or use the blockbench version that wrote it."
+        )
+    try:
+        return Run.model_validate(data)
+    except ValueError as exc:
+        raise ResultsError(f"{path} does not match the results schema: {exc}") from exc
+
+
+def json_schema() -> str:
+    return json.dumps(Run.model_json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,83 @@
+"""The terminal summary at the end of a run: per scenario, each target's req/s per level
+against its ceiling, invalid levels marked as such rather than shown as results."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from blockbench import results
+
+_MARKS = {
+    "generator_saturated": "gen saturated",
+    "failures_above_threshold": "failures",
+    "no_successes": "no successes",
+}
+
+
+def _cell_text(aggregate: results.Aggregate | None, levels: list[results.LevelResult]) -> str:
+    if aggregate is None:
+        return "-"
+    if not aggregate.valid:
+        flags = sorted({flag for level in levels for flag in level.flags})
+        return f"[red]invalid: {', '.join(_MARKS.get(flag, flag) for flag in flags)}[/]"
+    text = f"{aggregate.rps:,.0f}"
+    if aggregate.repeats > 1:
+        text += f" [dim]({aggregate.rps_low:,.0f}-{aggregate.rps_high:,.0f})[/]"
+    if aggregate.efficiency is not None:
+        text += f" [dim]{aggregate.efficiency:.0%}[/]"
+    return text
+
+
+def tables(run: results.Run) -> list[Table]:
+    by_key = {(a.scenario, a.target, a.users): a for a in run.aggregates}
+    levels_by_key: dict[tuple[str, str, int], list[results.LevelResult]] = {}
+    for cell in run.cells:
+        for result in cell.levels:
+            key = (cell.scenario, cell.target, result.users)
+            levels_by_key.setdefault(key, []).append(result)
+    out = []
+    for scenario in run.scenarios:
+        cells = [cell for cell in run.cells if cell.scenario == scenario and cell.repeat == 0]
+        users = sorted({level for cell in cells for level in cell.planned_levels})
+        table = Table(
+            title=f"{scenario}: successful req/s at each number of users, and the share of "
+            "the Little's-law ceiling it reached",
+            title_justify="left",
+        )
+        table.add_column("target", no_wrap=True)
+        table.add_column("model (capacity)", no_wrap=True)
+        for level in users:
+            table.add_column(str(level), justify="right", no_wrap=True)
+        for cell in cells:
+            capacity = "unbounded" if cell.capacity is None else str(cell.capacity)
+            row = [
+                _cell_text(
+                    by_key.get((scenario, cell.target, level)),
+                    levels_by_key.get((scenario, cell.target, level), []),
+                )
+                for level in users
+            ]
+            name = cell.target + (f" [red]({cell.error.splitlines()[0]})[/]" if cell.error else "")
+            table.add_row(name, f"{cell.model or '-'} ({capacity})", *row)
+        out.append(table)
+    return out
+
+
+def show(run: results.Run, console: Console) -> None:
+    for table in tables(run):
+        console.print(table)
+    if run.generator_ceiling_rps is not None:
+        console.print(
+            f"Load generator ceiling: {run.generator_ceiling_rps:,.0f} req/s "
+            f"({run.generator_processes} Locust process(es), against the 0 ms upstream)."
+        )
+    saturated = [
+        level for cell in run.cells for level in cell.levels if "generator_saturated" in level.flags
+    ]
+    if saturated:
+        console.print(
+            f"[bold red]{len(saturated)} level(s) were measured with the load generator "
+            "saturated: they are marked invalid, not results. Add --processes or a bigger "
+            "machine.[/]"
+        )

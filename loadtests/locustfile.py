@@ -1,0 +1,19 @@
+"""Every workload and the step sweep in one locustfile, for the web UI's class picker: pick a
+workload (IoSleep, Cpu, ...), pick StepSweep or keep Default for a fixed user count, press start.
+
+    locust --config loadtests/locust.conf        then open http://localhost:8089
+
+Headless, a locustfile with a shape always runs it (-u, -r are ignored), so this file sweeps:
+    locust -f loadtests/locustfile.py --headless -H http://127.0.0.1:8001 IoSleep
+For a fixed user count headless, use workloads.py alone.
+"""
+
+from __future__ import annotations
+
+import workloads
+from sweep import StepSweep
+
+# Locust lists the user classes and shapes it finds among a locustfile's globals.
+globals().update(workloads.USER_CLASSES)
+
+__all__ = ["StepSweep"]

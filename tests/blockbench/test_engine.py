@@ -1,0 +1,153 @@
+"""The run engine end to end: real targets, real Locust, a tiny profile; and what Ctrl-C and
+--resume do to a run. Checks structure and plausibility, with generous bounds: not speed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from blockbench import results
+
+pytestmark = pytest.mark.integration
+
+RUN_TIMEOUT = 180
+
+
+def blockbench(*args: str, marker: str) -> subprocess.Popen[str]:
+    # The marker is inherited by every process the run starts, so the test can find leftovers.
+    env = {**os.environ, "BLOCKBENCH_TEST_MARKER": marker}
+    return subprocess.Popen(
+        [sys.executable, "-m", "blockbench.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def leftovers(marker: str) -> list[str]:
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if process.environ().get("BLOCKBENCH_TEST_MARKER") == marker:
+                found.append(" ".join(process.info["cmdline"] or []))
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("results")
+    marker = uuid.uuid4().hex
+    process = blockbench(
+        "run", "--profile", "tiny", "--results", str(folder), "--run-id", "tiny", "--no-report",
+        marker=marker,
+    )  # fmt: skip
+    output, _ = process.communicate(timeout=RUN_TIMEOUT)
+    assert process.returncode == 0, output
+    assert "io-sleep" in output  # the summary table
+    assert leftovers(marker) == []
+    return folder / "tiny"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_folder: Path) -> results.Run:
+    return results.load_run(tiny_folder)
+
+
+def test_every_level_and_locusts_own_csvs_are_on_disk(tiny_folder: Path) -> None:
+    for cell in ("io-sleep__flask-sync__r0", "io-sleep__starlette-uvicorn__r0"):
+        assert sorted(p.name for p in (tiny_folder / "levels" / cell).iterdir()) == [
+            "1.json",
+            "10.json",
+        ]
+        assert (tiny_folder / "locust" / cell / "p0_stats.csv").exists()
+        assert (tiny_folder / "locust" / cell / "p0_stats_history.csv").exists()
+        assert list((tiny_folder / "logs" / cell).glob("*.log"))
+
+
+def test_tiny_run_is_complete_and_recorded(tiny_run: results.Run) -> None:
+    assert tiny_run.status == "complete"
+    assert [(c.scenario, c.target) for c in tiny_run.cells] == [
+        ("io-sleep", "flask-sync"),
+        ("io-sleep", "starlette-uvicorn"),
+    ]
+    for cell in tiny_run.cells:
+        assert [level.users for level in cell.levels] == cell.planned_levels == [1, 10]
+        assert cell.caps and cell.error is None
+        for level in cell.levels:
+            assert level.valid, level.flags
+            assert level.target_resources is not None and level.target_resources.samples > 0
+            assert level.generator.cpu_percent_max is not None
+    assert tiny_run.generator_ceiling_rps and tiny_run.generator_ceiling_rps > 100
+    assert tiny_run.environment.packages["locust"]
+    assert len(tiny_run.aggregates) == 4
+
+
+def _level(run: results.Run, target: str, users: int) -> results.LevelResult:
+    cell = next(cell for cell in run.cells if cell.target == target)
+    return next(level for level in cell.levels if level.users == users)
+
+
+def test_sync_workers_plateau_at_their_ceiling(tiny_run: results.Run) -> None:
+    cell = next(cell for cell in tiny_run.cells if cell.target == "flask-sync")
+    assert cell.capacity is not None and cell.capacity < 10
+    level = _level(tiny_run, "flask-sync", 10)
+    assert level.ceiling_rps is not None
+    assert level.ceiling_rps == pytest.approx(cell.capacity / 0.1)
+    # Above its capacity, sync serves within 15% of capacity / latency, and no more.
+    assert 0.85 <= level.rps / level.ceiling_rps <= 1.05
+
+
+def test_event_loop_tracks_users_over_latency(tiny_run: results.Run) -> None:
+    level = _level(tiny_run, "starlette-uvicorn", 10)
+    assert level.ceiling_rps is not None
+    assert level.ceiling_rps == pytest.approx(10 / 0.1)
+    assert 0.85 <= level.rps / level.ceiling_rps <= 1.05
+    assert level.latency.p50 is not None and 95 <= level.latency.p50 <= 150
+
+
+def test_interrupt_keeps_finished_levels_and_resume_completes(tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    args = [
+        "run", "--profile", "tiny", "--targets", "flask-sync", "--levels", "1,5,10",
+        "--hold", "2", "--warmup", "0.5", "--results", str(tmp_path), "--run-id", "cut",
+        "--no-report",
+    ]  # fmt: skip
+    process = blockbench(*args, marker=marker)
+    first = tmp_path / "cut" / "levels" / "io-sleep__flask-sync__r0" / "1.json"
+    deadline = time.monotonic() + 90
+    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert first.exists(), process.communicate()[0]
+    kept = first.read_text()
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    assert "--resume cut" in output
+    assert leftovers(marker) == []
+
+    partial = results.load_run(tmp_path / "cut")
+    assert partial.status == "partial"
+    done = [level.users for level in partial.cells[0].levels]
+    assert 1 in done and done != [1, 5, 10]
+
+    process = blockbench(
+        "run", "--resume", "cut", "--results", str(tmp_path), "--no-report", marker=marker
+    )
+    output, _ = process.communicate(timeout=RUN_TIMEOUT)
+    assert process.returncode == 0, output
+    resumed = results.load_run(tmp_path / "cut")
+    assert resumed.status == "complete"
+    assert sorted(level.users for level in resumed.cells[0].levels) == [1, 5, 10]
+    assert first.read_text() == kept  # what was finished was not measured again
+    assert leftovers(marker) == []

@@ -1,0 +1,181 @@
+"""``blockbench serve`` as a user runs it: a subprocess that starts servers, reports a target
+that fails, and on SIGINT or SIGTERM leaves no process of its own and no port bound."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from blockbench import catalogue, serve, supervisor
+from tests.integration.probes import group_members, left_after, process_tree
+
+pytestmark = pytest.mark.integration
+
+_MARK = "BLOCKBENCH_TEST_SERVE"
+CLI = [sys.executable, "-c", "from blockbench.cli import main; main()", "serve"]
+STARTUP = 90.0
+SHUTDOWN = 30.0
+# A target that cannot start, and one that can: the second must come up regardless.
+BROKEN_CATALOGUE = """
+[targets.broken]
+app = "flask"
+model = "processes"
+server = "nothing"
+workers = 1
+command = "{python} -c 'import sys; print(\\"boom: no app here\\"); sys.exit(3)'"
+explanation = "Exits at once."
+
+[targets.fine]
+app = "starlette"
+model = "event-loop"
+server = "uvicorn"
+workers = 1
+command = "{python} -m uvicorn --factory asgi_app.app:create_app --host {host} --port {port}"
+explanation = "Starts."
+"""
+
+
+@dataclass
+class Serving:
+    popen: subprocess.Popen[bytes]
+    output: Path
+    log_dir: Path
+    # In the environment of serve and so of everything it starts: finds them even if one
+    # escaped its process tree.
+    mark: str
+
+    def descendants(self) -> list[psutil.Process]:
+        """Every process on the machine, other than serve, that carries this run's mark."""
+        found = []
+        for process in psutil.process_iter():
+            try:
+                if process.pid != self.popen.pid and process.environ().get(_MARK) == self.mark:
+                    found.append(process)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        return found
+
+    def text(self) -> str:
+        return " ".join(self.output.read_text(errors="replace").split())
+
+    def manifest(self) -> dict[str, Any]:
+        deadline = time.monotonic() + STARTUP
+        while time.monotonic() < deadline:
+            found = list(self.log_dir.glob(f"*/{serve.MANIFEST}"))
+            if found:
+                manifest: dict[str, Any] = json.loads(found[0].read_text())
+                return manifest
+            assert self.popen.poll() is None, f"serve exited early: {self.text()}"
+            time.sleep(0.2)
+        raise AssertionError(f"serve wrote no manifest in {STARTUP:.0f} s: {self.text()}")
+
+    def stop(self, sig: signal.Signals) -> int:
+        self.popen.send_signal(sig)
+        return self.popen.wait(SHUTDOWN)
+
+
+@pytest.fixture
+def run_serve(tmp_path: Path) -> Iterator[Any]:
+    started: list[Serving] = []
+
+    def run(*args: str) -> Serving:
+        output = tmp_path / f"serve-{len(started)}.out"
+        mark = f"{tmp_path}/{len(started)}"
+        with output.open("wb") as sink:
+            popen = subprocess.Popen(
+                [*CLI, *args, "--log-dir", str(tmp_path / "logs")],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "COLUMNS": "200", _MARK: mark},
+            )
+        started.append(Serving(popen, output, tmp_path / "logs", mark))
+        return started[-1]
+
+    yield run
+    # A failed test must not leave serve, or anything it started, running either.
+    for serving in started:
+        if serving.popen.poll() is None:
+            serving.stop(signal.SIGTERM)
+        for process in serving.descendants():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("sig", "args"),
+    [
+        # The whole matrix, as a user brings it up, stopped as by Ctrl-C.
+        (signal.SIGINT, ("--all",)),
+        (signal.SIGTERM, ("flask-sync", "starlette-uvicorn")),
+    ],
+    ids=["sigint-all", "sigterm-two"],
+)
+def test_stopping_serve_leaves_nothing_behind(
+    run_serve: Any, sig: signal.Signals, args: tuple[str, ...]
+) -> None:
+    serving: Serving = run_serve(*args)
+    manifest = serving.manifest()
+    expected = catalogue.load(cores=manifest["budget"]["cores"]).names()
+    assert set(manifest["targets"]) == set(expected if args == ("--all",) else args)
+    assert manifest["failed"] == {}
+    for name, target in manifest["targets"].items():
+        health = httpx.get(target["url"] + "/healthz", timeout=10)
+        assert health.status_code == 200
+        assert health.json()["target"] == name
+    servers = [manifest["upstream"], *manifest["targets"].values()]
+    processes = serving.descendants()
+    assert {p.pid for p in process_tree(serving.popen.pid)[1:]} <= {p.pid for p in processes}
+    assert len(processes) >= len(servers)
+
+    assert serving.stop(sig) == 0, serving.text()
+    assert left_after(processes) == []
+    assert left_after(serving.descendants()) == []
+    for server in servers:
+        assert left_after(group_members(server["pid"])) == []
+        port = int(server["url"].rsplit(":", 1)[1])
+        assert not supervisor.port_is_bound(port), server
+    assert "their ports are free" in serving.text()
+
+
+def test_a_target_that_fails_is_reported_with_its_log_and_the_rest_go_on(
+    run_serve: Any, tmp_path: Path
+) -> None:
+    catalogue_file = tmp_path / "targets.toml"
+    catalogue_file.write_text(BROKEN_CATALOGUE)
+    serving: Serving = run_serve("broken", "fine", "--catalogue", str(catalogue_file))
+    manifest = serving.manifest()
+    assert set(manifest["targets"]) == {"fine"}
+    assert "boom: no app here" in manifest["failed"]["broken"]
+    text = serving.text()
+    assert "broken failed to start" in text
+    assert "exited with code 3" in text and "boom: no app here" in text
+    assert httpx.get(manifest["targets"]["fine"]["url"] + "/healthz").status_code == 200
+
+    processes = serving.descendants()
+    # A target failed, so serve says so in its exit code even after a clean stop.
+    assert serving.stop(signal.SIGTERM) == 1
+    assert left_after(processes) == []
+    assert left_after(serving.descendants()) == []
+
+
+def test_serve_exits_at_once_when_nothing_starts(run_serve: Any, tmp_path: Path) -> None:
+    catalogue_file = tmp_path / "targets.toml"
+    catalogue_file.write_text(BROKEN_CATALOGUE)
+    serving: Serving = run_serve("broken", "--catalogue", str(catalogue_file))
+    assert serving.popen.wait(STARTUP) == 1
+    assert "No target started" in serving.text()
+    # The upstream it had started is gone again.
+    assert left_after(serving.descendants()) == []

@@ -1,0 +1,126 @@
+"""Real Locust, headless and with its web UI, against the real Starlette twin on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from blockbench import scenarios, supervisor
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCUST = [sys.executable, "-m", "locust"]
+# Locust itself starts in about half a second; the runs below last 2-4 s.
+RUN_TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = supervisor.free_port()
+    app = supervisor.start(
+        "starlette-uvicorn",
+        [
+            *[sys.executable, "-m", "uvicorn", "--factory", "asgi_app.app:create_app"],
+            *["--host", supervisor.LOOPBACK, "--port", str(port), "--log-level", "warning"],
+        ],
+        port=port,
+        log_path=tmp_path_factory.mktemp("logs") / "app.log",
+        cwd=ROOT,
+    )
+    yield app.url
+    app.stop()
+
+
+def locust(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LOCUST, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+
+
+def test_one_workload_at_a_fixed_user_count(app_url: str) -> None:
+    run = locust(
+        *["-f", "loadtests/workloads.py", "--headless", "-u", "5", "-r", "5", "-t", "3s"],
+        *["--only-summary", "--json", "-H", app_url, "IoSleep"],
+    )
+    assert run.returncode == 0, run.stderr
+    [entry] = json.loads(run.stdout)
+    assert entry["name"] == "/io/sleep"
+    assert entry["num_requests"] > 0
+    assert entry["num_failures"] == 0
+
+
+def test_sweep_walks_its_levels_and_ends_the_run(app_url: str, tmp_path: Path) -> None:
+    stats = tmp_path / "levels.jsonl"
+    sweep = scenarios.Sweep((1, 5), warmup=1, hold=1)
+    started = time.monotonic()
+    run = locust(
+        *["-f", "loadtests/locustfile.py", "--headless", "--only-summary", "-H", app_url, "Mixed"],
+        env={**sweep.env(), scenarios.LEVEL_STATS_ENV: str(stats)},
+    )
+    assert run.returncode == 0, run.stderr
+    assert time.monotonic() - started < sweep.seconds + 10
+    levels = [json.loads(line) for line in stats.read_text().splitlines()]
+    assert [(level["level"], level["users"]) for level in levels] == [(1, 1), (5, 5)]
+    for level in levels:
+        assert level["total"]["num_requests"] > 0
+        assert level["total"]["num_failures"] == 0
+    # Mixed's two endpoints are counted apart.
+    assert {entry["name"] for entry in levels[-1]["entries"]} <= {"/io/sleep", "/cpu"}
+
+
+@pytest.fixture
+def web_ui(app_url: str, tmp_path: Path) -> Iterator[str]:
+    port = supervisor.free_port()
+    ui = supervisor.start(
+        "locust",
+        [
+            *[*LOCUST, "--config", "loadtests/locust.conf", "-H", app_url],
+            *["--web-host", supervisor.LOOPBACK, "--web-port", str(port)],
+        ],
+        port=port,
+        log_path=tmp_path / "locust.log",
+        env=scenarios.Sweep((2,), warmup=0, hold=1).env(),
+        health_path="/",
+        timeout=RUN_TIMEOUT,
+        cwd=ROOT,
+    )
+    yield ui.url
+    ui.stop()
+
+
+def test_web_ui_picks_any_workload_and_the_sweep(web_ui: str, app_url: str) -> None:
+    page = httpx.get(web_ui + "/", timeout=10).text
+    picker = json.loads(page.split('"available_user_classes": ', 1)[1].split("]", 1)[0] + "]")
+    assert sorted(picker) == sorted(s.workload for s in scenarios.load().scenarios.values())
+    assert '"available_shape_classes": ["Default", "StepSweep"]' in page
+
+    form = {"user_classes": "Cpu", "shape_class": "StepSweep", "host": app_url}
+    started = httpx.post(web_ui + "/swarm", data={**form, "user_count": 1, "spawn_rate": 1})
+    assert started.json()["success"] is True
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        report = httpx.get(web_ui + "/stats/requests", timeout=10).json()
+        if report["state"] == "stopped":
+            break
+        time.sleep(0.2)
+    # The one-level sweep ran Cpu and stopped by itself.
+    assert report["state"] == "stopped"
+    assert [(s["name"], s["num_failures"]) for s in report["stats"]] == [
+        ("/cpu", 0),
+        ("Aggregated", 0),
+    ]
+    assert report["stats"][0]["num_requests"] > 0

@@ -1,0 +1,32 @@
+"""The report tests' results, and a site built from them once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from blockbench import report
+from blockbench.results import Run, load_run
+
+DATA = Path(__file__).parents[1] / "data"
+# The stored results the report tests read. Real ones from `blockbench run --profile tiny`
+# replace the synthetic ones by changing this line.
+RESULTS = DATA / "report"
+
+
+@pytest.fixture(scope="session")
+def results_dir() -> Path:
+    return RESULTS
+
+
+@pytest.fixture(scope="session")
+def runs(results_dir: Path) -> list[Run]:
+    return [load_run(folder) for folder in report.find_runs(results_dir, None)]
+
+
+@pytest.fixture(scope="session")
+def site(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    report.build_site(results_dir, out)
+    return out

@@ -1,0 +1,254 @@
+"""Synthetic but realistic runs for the report tests, built with the results models themselves.
+
+Two scenarios on three targets at three levels, two repeats, with the numbers a 2-core machine
+gives (one core for the targets, one for Locust): io-sleep waits 100 ms, cpu burns 13 ms.
+One level is not a result: starlette-uvicorn's 100 users on io-sleep saturate the generator.
+
+Until real results of ``blockbench run --profile tiny`` replace it, the stored fixture is this
+module's output:  python -m tests.report.synthetic tests/data/report
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from blockbench import catalogue, ceiling, stats
+from blockbench.results import (
+    FAILURE_THRESHOLD,
+    GENERATOR_CPU_LIMIT,
+    Aggregate,
+    Cap,
+    Cell,
+    Environment,
+    Failures,
+    Flag,
+    Generator,
+    Latency,
+    LevelResult,
+    Resources,
+    Run,
+    save_run,
+)
+
+TARGETS = ("flask-sync", "flask-gthread", "starlette-uvicorn")
+SCENARIOS = {"io-sleep": (100.0, False), "cpu": (13.0, True)}
+LEVELS = (1, 20, 100)
+REPEATS = 2
+CORES = 1
+HOLD_S = 3.0
+# How close each target gets to its ceiling, per scenario: a sync worker wastes nothing on
+# waits, threads lose a little to the GIL, and on CPU work everyone pays for the switches.
+EFFICIENCY = {
+    ("io-sleep", "flask-sync"): 0.97,
+    ("io-sleep", "flask-gthread"): 0.95,
+    ("io-sleep", "starlette-uvicorn"): 0.96,
+    ("cpu", "flask-sync"): 0.93,
+    ("cpu", "flask-gthread"): 0.85,
+    ("cpu", "starlette-uvicorn"): 0.95,
+}
+PACKAGES = {"flask": "3.1.3", "gunicorn": "27.0.1", "locust": "2.47.0", "starlette": "1.10.0"}
+
+
+def make_run(
+    run_id: str = "20250301-101500-synthetic",
+    *,
+    seed: int = 1,
+    speed: Mapping[tuple[str, str], float] | None = None,
+    packages: Mapping[str, str] | None = None,
+    rename: Mapping[str, str] | None = None,
+    repeats: int = REPEATS,
+) -> Run:
+    """A finished run; ``speed`` scales a (scenario, target)'s throughput, as an upgrade would.
+
+    ``rename`` gives targets other names in the results, e.g. hostile ones for escaping tests.
+    """
+    rng = random.Random(seed)
+    known = catalogue.load(cores=CORES)
+    names = dict(rename or {})
+    cells: list[Cell] = []
+    for scenario, (service_ms, cpu_bound) in SCENARIOS.items():
+        for name in TARGETS:
+            target = known.get(name)
+            factor = (speed or {}).get((scenario, name), 1.0) * EFFICIENCY[scenario, name]
+            for repeat in range(1, repeats + 1):
+                cell = Cell(
+                    scenario=scenario,
+                    target=names.get(name, name),
+                    repeat=repeat,
+                    url=f"http://127.0.0.1:{8901 + TARGETS.index(name)}",
+                    model=target.model,
+                    capacity=target.capacity,
+                    service_time_ms=service_ms,
+                    cpu_bound=cpu_bound,
+                    caps=[Cap(name=c.name, value=c.value, where=c.per) for c in target.caps()],
+                    planned_levels=list(LEVELS),
+                )
+                levels = [_level(cell, users, factor, rng) for users in LEVELS]
+                cells.append(cell.model_copy(update={"levels": levels}))
+    return Run(
+        run_id=run_id,
+        status="complete",
+        created=f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}T10:15:00+00:00",
+        finished=f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}T10:19:42+00:00",
+        command=["blockbench", "run", "--profile", "synthetic", "--repeat", str(repeats)],
+        profile="synthetic",
+        scenarios=list(SCENARIOS),
+        targets=[names.get(name, name) for name in TARGETS],
+        levels=list(LEVELS),
+        warmup_s=1.0,
+        hold_s=HOLD_S,
+        repeat=repeats,
+        generator_processes=1,
+        generator_ceiling_rps=1450.0,
+        environment=Environment(
+            cpu_model="Intel(R) Xeon(R) CPU @ 2.20GHz",
+            cpu_count=2,
+            os="Linux 6.1.0 (Debian GNU/Linux 12)",
+            python="3.11.7",
+            packages=dict(packages or PACKAGES),
+            git_commit="0123456789abcdef0123456789abcdef01234567",
+            git_dirty=False,
+            target_cpus=[0],
+            generator_cpus=[1],
+            pinning="targets on CPU 0, load generator on CPU 1",
+        ),
+        cells=cells,
+        aggregates=_aggregates(cells),
+        notes=["Synthetic results for the report tests: not a measurement."],
+    )
+
+
+def _level(cell: Cell, users: int, factor: float, rng: random.Random) -> LevelResult:
+    cores = CORES if cell.cpu_bound else None
+    limit = ceiling.ceiling_rps(users, cell.capacity, cell.service_time_ms / 1000, cores)
+    assert limit is not None
+    rps = limit * factor * rng.uniform(0.985, 1.015)
+    requests = round(rps * HOLD_S)
+    # Little's law again: with `users` always in flight, each waits users / rps seconds.
+    latency_ms = max(users / rps * 1000, cell.service_time_ms * 1.02)
+    histogram = _histogram(latency_ms, requests, rng)
+    generator_cpu = round(8 + rps * 0.095, 1)
+    saturated = generator_cpu >= GENERATOR_CPU_LIMIT
+    failed = 0
+    flags: list[Flag] = []
+    if failed / requests > FAILURE_THRESHOLD:
+        flags.append("failures_above_threshold")
+    if saturated:
+        flags.append("generator_saturated")
+    workers = 3 if cell.model != "event-loop" else 1
+    in_flight = ceiling.in_flight(users, cell.capacity)
+    per_request = {"processes": 0.0, "threads": 0.12}.get(cell.model or "", 0.03)
+    return LevelResult(
+        scenario=cell.scenario,
+        target=cell.target,
+        repeat=cell.repeat,
+        users=users,
+        window_s=HOLD_S,
+        requests=requests,
+        successes=requests - failed,
+        rps=round((requests - failed) / HOLD_S, 2),
+        latency=Latency(
+            p50=stats.percentile(histogram, 0.5),
+            p90=stats.percentile(histogram, 0.9),
+            p99=stats.percentile(histogram, 0.99),
+            max=float(max(histogram)),
+            mean=round(stats.mean(histogram) or 0, 2),
+        ),
+        failures=Failures(
+            total=failed,
+            timeouts=0,
+            server_errors=0,
+            client_errors=0,
+            connection_errors=0,
+            other=0,
+        ),
+        failure_rate=failed / requests,
+        ceiling_rps=round(limit, 2),
+        efficiency=round(rps / limit, 4),
+        target_resources=Resources(
+            samples=round(HOLD_S * 10),
+            cpu_percent_mean=round(min(98.0, rps * (1.3 if cell.cpu_bound else 0.09)), 1),
+            cpu_percent_max=round(min(100.0, rps * (1.4 if cell.cpu_bound else 0.12)), 1),
+            rss_mib_max=round((workers + 1) * 31.5 + in_flight * per_request, 1),
+            threads_max=(workers + 1) + (in_flight if cell.model == "threads" else 0),
+            processes_max=workers + 1,
+        ),
+        generator=Generator(processes=1, cpu_percent_max=generator_cpu, saturated=saturated),
+        flags=flags,
+        histogram=histogram,
+    )
+
+
+def _histogram(median_ms: float, count: int, rng: random.Random) -> dict[int, int]:
+    histogram: dict[int, int] = {}
+    for _ in range(count):
+        value = _locust_bucket(median_ms * math.exp(rng.gauss(0, 0.08)))
+        histogram[value] = histogram.get(value, 0) + 1
+    return dict(sorted(histogram.items()))
+
+
+def _locust_bucket(ms: float) -> int:
+    """Locust's own rounding of response times (about two significant digits)."""
+    if ms < 100:
+        return round(ms)
+    digits = -1 if ms < 1000 else -2 if ms < 10000 else -3
+    return int(round(ms, digits))
+
+
+def _aggregates(cells: list[Cell]) -> list[Aggregate]:
+    groups: dict[tuple[str, str, int], list[LevelResult]] = {}
+    for cell in cells:
+        for level in cell.levels:
+            groups.setdefault((cell.scenario, cell.target, level.users), []).append(level)
+    aggregates = []
+    for (scenario, target, users), levels in groups.items():
+        valid = [level for level in levels if level.valid]
+        chosen = valid or levels
+        middle, low, high = stats.median_interval([level.rps for level in chosen])
+        aggregates.append(
+            Aggregate(
+                scenario=scenario,
+                target=target,
+                users=users,
+                repeats=len(chosen),
+                valid=bool(valid),
+                rps=round(middle, 2),
+                rps_low=round(low, 2),
+                rps_high=round(high, 2),
+                p50_ms=_median([level.latency.p50 for level in chosen]),
+                p99_ms=_median([level.latency.p99 for level in chosen]),
+                efficiency=_median([level.efficiency for level in chosen]),
+                ceiling_rps=_median([level.ceiling_rps for level in chosen]),
+            )
+        )
+    return aggregates
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return round(stats.median_interval(present)[0], 4) if present else None
+
+
+def write(folder: Path) -> list[Path]:
+    """The stored fixture: a run, and the same run after an "upgrade" for compare."""
+    before = make_run("20250301-101500-synthetic")
+    after = make_run(
+        "20250308-101500-synthetic",
+        seed=2,
+        speed={("io-sleep", "flask-gthread"): 0.8, ("cpu", "starlette-uvicorn"): 1.04},
+        packages={**PACKAGES, "gunicorn": "27.1.0"},
+    )
+    written = []
+    for run in (before, after):
+        save_run(folder / run.run_id, run)
+        written.append(folder / run.run_id)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write(Path(sys.argv[1])):
+        print(path)

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import html
+import re
+import shlex
+from pathlib import Path
+
+import markupsafe
+import pytest
+from typer.testing import CliRunner
+
+from blockbench import report
+from blockbench.cli import app
+from blockbench.results import Run, save_run
+from blockbench.verdict import verdicts
+from tests.report.pages import broken_links, parse
+from tests.report.synthetic import make_run
+
+CHARTS = ("throughput", "latency", "failures", "resources")
+
+
+def page_of(site: Path, run: Run) -> Path:
+    return site / "runs" / report.slug(run.run_id) / "index.html"
+
+
+def test_every_run_has_a_page_and_its_results_beside_it(
+    site: Path, runs: list[Run], results_dir: Path
+) -> None:
+    for run in runs:
+        page = page_of(site, run)
+        assert page.is_file()
+        stored = (results_dir / run.run_id / "run.json").read_bytes()
+        assert (page.parent / "run.json").read_bytes() == stored
+
+
+def test_the_verdict_comes_first_with_a_sentence_per_scenario(site: Path, runs: list[Run]) -> None:
+    for run in runs:
+        parsed = parse(page_of(site, run))
+        assert parsed.sections[0] == "verdict"
+        for item in verdicts(run):
+            assert " ".join(item.sentence.split()) in parsed.text
+        assert {"method", "environment"} <= set(parsed.sections)
+
+
+def test_every_scenario_has_every_chart(site: Path, runs: list[Run]) -> None:
+    for run in runs:
+        parsed = parse(page_of(site, run))
+        for number in range(1, len(run.scenarios) + 1):
+            for kind in CHARTS:
+                chart = f"scenario-{number}-{kind}"
+                assert chart in parsed.ids
+                figure = parsed.figures[f"{chart}-data"]
+                assert figure["data"], f"{chart} has no traces"
+                assert any(trace.get("y") for trace in figure["data"])
+
+
+def test_the_page_says_how_to_reproduce(site: Path, runs: list[Run]) -> None:
+    for run in runs:
+        text = parse(page_of(site, run)).text
+        assert shlex.join(run.command) in text
+        assert run.environment.cpu_model in text
+        assert "coordinated omission" in text.lower()
+
+
+def test_links_resolve_and_stay_inside_the_site(site: Path) -> None:
+    assert broken_links(site) == []
+
+
+def test_nothing_is_fetched_from_elsewhere(site: Path) -> None:
+    for page in site.rglob("*.html"):
+        for tag, attribute, value in parse(page).links:
+            external = re.match(r"^[a-z][a-z0-9+.-]*:|^//", value) and not value.startswith("data:")
+            assert not external, f"{page}: <{tag} {attribute}={value!r}>"
+    for own in ("report.css", "report.js"):
+        text = (site / "assets" / own).read_text()
+        assert "://" not in text and "@import" not in text
+
+
+def test_the_index_lists_every_run_newest_first(site: Path, runs: list[Run]) -> None:
+    parsed = parse(site / "index.html")
+    hrefs = [value for _, name, value in parsed.links if value.startswith("runs/")]
+    newest_first = sorted(runs, key=lambda run: run.created, reverse=True)
+    assert hrefs == [f"runs/{report.slug(run.run_id)}/index.html" for run in newest_first]
+
+
+def test_the_index_keeps_runs_whose_results_are_elsewhere(tmp_path: Path) -> None:
+    # Two machines' results, reported one after the other into the same site.
+    for run_id in ("20250101-000000-a", "20250102-000000-b"):
+        save_run(tmp_path / f"results-{run_id}" / run_id, make_run(run_id))
+        report.build_site(tmp_path / f"results-{run_id}", tmp_path / "reports")
+    hrefs = [value for _, _, value in parse(tmp_path / "reports" / "index.html").links]
+    assert "runs/20250101-000000-a/index.html" in hrefs
+    assert "runs/20250102-000000-b/index.html" in hrefs
+
+
+def test_the_same_results_give_the_same_bytes(results_dir: Path, tmp_path: Path) -> None:
+    report.build_site(results_dir, tmp_path / "one")
+    report.build_site(results_dir, tmp_path / "two")
+    one, two = (
+        {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        for root in (tmp_path / "one", tmp_path / "two")
+    )
+    assert one == two
+
+
+def test_text_from_results_is_shown_as_text(tmp_path: Path) -> None:
+    hostile_run = "<script>window.pwned=1</script>"
+    hostile_target = '<img src=x onerror="window.pwned=2">'
+    run = make_run(hostile_run, rename={"flask-sync": hostile_target})
+    save_run(tmp_path / "results" / "hostile", run)
+    page = report.build_site(tmp_path / "results", tmp_path / "reports")
+    for built in (page, tmp_path / "reports" / "index.html"):
+        text = built.read_text()
+        assert "<script>window" not in text and "<img src=x" not in text
+        assert html.escape(hostile_run, quote=False) in text
+    # As Jinja escapes it: quotes too.
+    assert str(markupsafe.escape(hostile_target)) in page.read_text()
+    assert page.parent.name == report.slug(hostile_run)
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", page.parent.name)
+
+
+def test_an_unfinished_run_still_gets_a_page(tmp_path: Path) -> None:
+    run = make_run("20250101-000000-unfinished")
+    cells = [
+        cell.model_copy(update={"levels": [], "error": "target did not start: port in use"})
+        if cell.target == "flask-gthread"
+        else cell
+        for cell in run.cells
+    ]
+    run = run.model_copy(update={"status": "running", "finished": None, "cells": cells})
+    save_run(tmp_path / "results" / run.run_id, run.model_copy(update={"aggregates": []}))
+    text = parse(report.build_site(tmp_path / "results", tmp_path / "reports")).text
+    assert "This run is running" in text
+    assert "no aggregates yet" in text
+    assert "target did not start: port in use" in text
+
+
+def test_an_unknown_run_names_the_runs_there(results_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(report.ReportError, match="the runs there: 2") as caught:
+        report.build_site(results_dir, tmp_path, ["no-such-run"])
+    assert "no-such-run" in str(caught.value)
+
+
+def test_slugs_are_file_names_and_stay_apart() -> None:
+    assert report.slug("20250301-101500-quick") == "20250301-101500-quick"
+    assert report.slug("a/b") != report.slug("a b")
+    assert "/" not in report.slug("../../etc")
+
+
+def test_the_report_command(results_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["report", "--results", str(results_dir), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "index.html").is_file()
+    assert "Report:" in result.output
+
+
+def test_the_report_command_explains_an_unknown_run(results_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["report", "nope", "--results", str(results_dir), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "no run 'nope'" in result.output
+    assert not (tmp_path / "index.html").exists()
