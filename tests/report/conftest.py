@@ -10,9 +10,9 @@ from blockbench import report
 from blockbench.results import Run, load_run
 
 DATA = Path(__file__).parents[1] / "data"
-# The stored results the report tests read. Real ones from `blockbench run --profile tiny`
-# replace the synthetic ones by changing this line.
-RESULTS = DATA / "report"
+# Real results of two short runs (blockbench run --profile tiny --scenarios io-sleep,cpu
+# --targets flask-sync,flask-gthread,starlette-uvicorn --levels 1,10 --repeat 2), run.json only.
+RESULTS = DATA / "results"
 
 
 @pytest.fixture(scope="session")
