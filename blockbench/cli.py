@@ -109,6 +109,10 @@ def run(
         list[str] | None,
         typer.Option(help="NAME=URL: measure a server already running (e.g. in compose)."),
     ] = None,
+    target_cores: Annotated[
+        int | None,
+        typer.Option(help="Cores the --target-url servers have (their capacity depends on it)."),
+    ] = None,
     upstream_url: Annotated[
         str | None, typer.Option(help="Use this upstream service instead of starting one.")
     ] = None,
@@ -148,6 +152,7 @@ def run(
             repeat=repeat,
             processes=processes,
             target_urls=plan.parse_target_urls(target_url or []),
+            target_cores=target_cores,
             upstream_url=upstream_url,
             database_url=database_url,
             results_dir=results_dir,
@@ -156,6 +161,8 @@ def run(
         )
         if processes < 1:
             raise plan.PlanError(f"--processes must be 1 or more, got {processes}")
+        if target_cores is not None and target_cores < 1:
+            raise plan.PlanError(f"--target-cores must be 1 or more, got {target_cores}")
         machine = engine.Engine(options)
         if resume:
             started = engine.resume(results_dir, resume)

@@ -59,6 +59,9 @@ class RunOptions:
     repeat: int = 1
     processes: int = 1
     target_urls: Mapping[str, str] = field(default_factory=dict)
+    # The cores the --target-url servers run on (a container's CPU limit); their capacity is
+    # counted from it. None: the local CPU budget's.
+    target_cores: int | None = None
     upstream_url: str | None = None
     database_url: str | None = None
     results_dir: Path = Path("results")
@@ -104,7 +107,7 @@ class Engine:
         self.options = options
         self.progress = progress or Progress(enabled=False)
         self.budget = pinning.budget()
-        self.targets = catalogue.load(cores=self.budget.cores)
+        self.targets = catalogue.load(cores=options.target_cores or self.budget.cores)
         self.scenarios = scenarios.load()
         self.work_unit_s = plan.seconds_per_work_unit()
         self.children: list[supervisor.Child] = []
@@ -189,10 +192,11 @@ class Engine:
     def _notes(self) -> list[str]:
         notes = []
         if self.options.target_urls:
+            cores = self.options.target_cores or self.budget.cores
             notes.append(
                 "Targets given by --target-url were not started by blockbench: their capacity "
-                f"is the catalogue's for {self.budget.cores} core(s), which assumes they run "
-                "with the catalogue's settings."
+                f"is the catalogue's for {cores} core(s), which assumes they run with the "
+                "catalogue's settings on that many cores."
             )
         if not self.budget.rest:
             notes.append(
