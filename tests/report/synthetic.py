@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from blockbench import catalogue, ceiling, stats
+from blockbench.engine import aggregate
 from blockbench.results import (
     FAILURE_THRESHOLD,
     GENERATOR_CPU_LIMIT,
-    Aggregate,
     Cap,
     Cell,
     Environment,
@@ -117,7 +117,7 @@ def make_run(
             pinning="targets on CPU 0, load generator on CPU 1",
         ),
         cells=cells,
-        aggregates=_aggregates(cells),
+        aggregates=aggregate(cells),
         notes=["Synthetic results for the report tests: not a measurement."],
     )
 
@@ -197,40 +197,6 @@ def _locust_bucket(ms: float) -> int:
         return round(ms)
     digits = -1 if ms < 1000 else -2 if ms < 10000 else -3
     return int(round(ms, digits))
-
-
-def _aggregates(cells: list[Cell]) -> list[Aggregate]:
-    groups: dict[tuple[str, str, int], list[LevelResult]] = {}
-    for cell in cells:
-        for level in cell.levels:
-            groups.setdefault((cell.scenario, cell.target, level.users), []).append(level)
-    aggregates = []
-    for (scenario, target, users), levels in groups.items():
-        valid = [level for level in levels if level.valid]
-        chosen = valid or levels
-        middle, low, high = stats.median_interval([level.rps for level in chosen])
-        aggregates.append(
-            Aggregate(
-                scenario=scenario,
-                target=target,
-                users=users,
-                repeats=len(chosen),
-                valid=bool(valid),
-                rps=round(middle, 2),
-                rps_low=round(low, 2),
-                rps_high=round(high, 2),
-                p50_ms=_median([level.latency.p50 for level in chosen]),
-                p99_ms=_median([level.latency.p99 for level in chosen]),
-                efficiency=_median([level.efficiency for level in chosen]),
-                ceiling_rps=_median([level.ceiling_rps for level in chosen]),
-            )
-        )
-    return aggregates
-
-
-def _median(values: list[float | None]) -> float | None:
-    present = [value for value in values if value is not None]
-    return round(stats.median_interval(present)[0], 4) if present else None
 
 
 def write(folder: Path) -> list[Path]:
