@@ -111,6 +111,7 @@ class Engine:
         self.scenarios = scenarios.load()
         self.work_unit_s = plan.seconds_per_work_unit()
         self.children: list[supervisor.Child] = []
+        self._generator_ceiling_rps: float | None = None
 
     # -- planning -------------------------------------------------------------------------
 
@@ -239,6 +240,7 @@ class Engine:
                 upstream_url, database_url = services
                 if self.options.measure_generator and run.generator_ceiling_rps is None:
                     run = self._measure_generator(run, folder, upstream_url, sampler)
+                self._generator_ceiling_rps = run.generator_ceiling_rps
                 run = self._with_caps(run, database_url)
                 results.save_run(folder, run)
                 for index, cell in enumerate(run.cells):
@@ -311,7 +313,7 @@ class Engine:
             upstream_url,
             GENERATOR_CEILING_SWEEP,
             folder / "locust" / "generator-ceiling",
-            processes=self.options.processes,
+            processes=run.generator_processes,
             budget=self.budget,
             locustfiles=(loadgen.CEILING_LOCUSTFILE, loadgen.LOCUSTFILES[1]),
         )
@@ -364,7 +366,7 @@ class Engine:
             url,
             sweep,
             folder / "locust" / key,
-            processes=self.options.processes,
+            processes=run.generator_processes,
             budget=self.budget,
         )
 
@@ -465,13 +467,13 @@ class Engine:
         ]
         generator_cpu = max((b for b in busiest if b is not None), default=None)
         saturated = generator_cpu is not None and generator_cpu >= results.GENERATOR_CPU_LIMIT
-        flags: list[results.Flag] = []
-        if successes == 0:
-            flags.append("no_successes")
-        if failure_rate > results.FAILURE_THRESHOLD:
-            flags.append("failures_above_threshold")
-        if saturated:
-            flags.append("generator_saturated")
+        flags = results.flags_for(
+            successes=successes,
+            failure_rate=failure_rate,
+            rps=rps,
+            generator_cpu=generator_cpu,
+            generator_ceiling_rps=self._generator_ceiling_rps,
+        )
         return results.LevelResult(
             scenario=cell.scenario,
             target=cell.target,
@@ -562,7 +564,39 @@ def _median(values: Sequence[float | None]) -> float | None:
     return round(stats.median_interval(present)[0], 4) if present else None
 
 
+def revalidate(run: results.Run) -> results.Run:
+    """Apply the current validity rules to every stored level, saying so if that changes any.
+
+    A run recorded by an older blockbench is then judged like a new one when it is resumed.
+    """
+    changed = 0
+    cells = []
+    for cell in run.cells:
+        levels = []
+        for level in cell.levels:
+            flags = results.flags_for(
+                successes=level.successes,
+                failure_rate=level.failure_rate,
+                rps=level.rps,
+                generator_cpu=level.generator.cpu_percent_max,
+                generator_ceiling_rps=run.generator_ceiling_rps,
+            )
+            if flags != level.flags:
+                changed += 1
+                level = level.model_copy(update={"flags": flags})
+            levels.append(level)
+        cells.append(cell.model_copy(update={"levels": levels}))
+    if not changed:
+        return run
+    note = (
+        f"Validity re-checked with the rules of blockbench {environment.blockbench_commit()}: "
+        f"the flags of {changed} level(s) changed."
+    )
+    return run.model_copy(update={"cells": cells, "notes": [*run.notes, note]})
+
+
 def _finish(run: results.Run, folder: Path, interrupted: bool) -> results.Run:
+    run = revalidate(run)
     complete = not interrupted and all(
         set(cell.planned_levels) <= {level.users for level in cell.levels} for cell in run.cells
     )

@@ -85,3 +85,13 @@ def os_description() -> str:
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def blockbench_commit() -> str:
+    """This blockbench's version and, in a checkout, its commit: which rules judged a result."""
+    from blockbench import __version__
+
+    commit, dirty = git_state(Path(__file__).resolve().parent.parent)
+    if commit is None:
+        return __version__
+    return f"{__version__} ({commit[:12]}{', modified' if dirty else ''})"

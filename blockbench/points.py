@@ -15,6 +15,7 @@ from typing import TypeVar
 from blockbench import ceiling, formats
 from blockbench.results import (
     FAILURE_THRESHOLD,
+    GENERATOR_CEILING_SHARE,
     GENERATOR_CPU_LIMIT,
     Aggregate,
     Cell,
@@ -216,7 +217,12 @@ def _ordered(declared: Iterable[str], found: Iterable[str]) -> list[str]:
 
 
 _Number = TypeVar("_Number", int, float)
-_FLAG_ORDER: tuple[Flag, ...] = ("no_successes", "failures_above_threshold", "generator_saturated")
+_FLAG_ORDER: tuple[Flag, ...] = (
+    "no_successes",
+    "failures_above_threshold",
+    "generator_saturated",
+    "near_generator_ceiling",
+)
 
 
 def _reason(flag: Flag, levels: list[LevelResult]) -> str:
@@ -227,6 +233,13 @@ def _reason(flag: Flag, levels: list[LevelResult]) -> str:
         return (
             f"{formats.percent(worst)} of requests failed, above the "
             f"{formats.percent(FAILURE_THRESHOLD)} threshold"
+        )
+    if flag == "near_generator_ceiling":
+        fastest = _most(level.rps for level in levels)
+        return (
+            f"{formats.rps(fastest)} req/s is within "
+            f"{formats.percent(1 - GENERATOR_CEILING_SHARE)} of what the load generator itself "
+            "can send: it may have been the limit"
         )
     busiest = _most(level.generator.cpu_percent_max for level in levels)
     return (

@@ -14,7 +14,7 @@ from blockbench import results, scenarios
 
 
 class Progress:
-    """A rich progress bar over the estimated run time; disabled, it only prints warnings."""
+    """A rich progress bar over the estimated run time (on a terminal), and a line per level."""
 
     def __init__(
         self, *, enabled: bool = True, total_s: float = 0.0, console: Console | None = None
@@ -71,8 +71,7 @@ class Progress:
         self._update(self._where + rate)
 
     def level(self, level: results.LevelResult) -> None:
-        if not self.enabled:
-            return
+        # Printed with or without the bar: a log of a run in CI or a container wants them too.
         ceiling = f"{level.ceiling_rps:.0f}" if level.ceiling_rps is not None else "-"
         efficiency = f"{level.efficiency:.2f}" if level.efficiency is not None else "-"
         p99 = f"{level.latency.p99:.0f} ms" if level.latency.p99 is not None else "-"

@@ -29,8 +29,13 @@ FAILURE_THRESHOLD = 0.01
 # A load generator process above this CPU share can no longer keep its users busy: Locust
 # itself warns at 90%.
 GENERATOR_CPU_LIMIT = 90.0
+# A level that served this share of what the generator itself can send (its ceiling, measured
+# against the 0 ms upstream) may have been held back by the generator, whatever its CPU said.
+GENERATOR_CEILING_SHARE = 0.8
 
-Flag = Literal["failures_above_threshold", "generator_saturated", "no_successes"]
+Flag = Literal[
+    "failures_above_threshold", "generator_saturated", "near_generator_ceiling", "no_successes"
+]
 Status = Literal["running", "complete", "partial"]
 
 
@@ -181,6 +186,28 @@ class Run(Model):
     cells: list[Cell]
     aggregates: list[Aggregate] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+
+
+def flags_for(
+    *,
+    successes: int,
+    failure_rate: float,
+    rps: float,
+    generator_cpu: float | None,
+    generator_ceiling_rps: float | None,
+) -> list[Flag]:
+    """Why a level cannot be reported as a result; empty when it can. The one place the
+    validity rules live: the engine applies them as it measures, and again when a run ends."""
+    flags: list[Flag] = []
+    if successes == 0:
+        flags.append("no_successes")
+    if failure_rate > FAILURE_THRESHOLD:
+        flags.append("failures_above_threshold")
+    if generator_cpu is not None and generator_cpu >= GENERATOR_CPU_LIMIT:
+        flags.append("generator_saturated")
+    if generator_ceiling_rps and rps >= GENERATOR_CEILING_SHARE * generator_ceiling_rps:
+        flags.append("near_generator_ceiling")
+    return flags
 
 
 class ResultsError(ValueError):

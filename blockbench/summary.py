@@ -10,6 +10,7 @@ from blockbench import results
 
 _MARKS = {
     "generator_saturated": "gen saturated",
+    "near_generator_ceiling": "near gen ceiling",
     "failures_above_threshold": "failures",
     "no_successes": "no successes",
 }
@@ -73,11 +74,14 @@ def show(run: results.Run, console: Console) -> None:
             f"({run.generator_processes} Locust process(es), against the 0 ms upstream)."
         )
     saturated = [
-        level for cell in run.cells for level in cell.levels if "generator_saturated" in level.flags
+        level
+        for cell in run.cells
+        for level in cell.levels
+        if {"generator_saturated", "near_generator_ceiling"} & set(level.flags)
     ]
     if saturated:
         console.print(
             f"[bold red]{len(saturated)} level(s) were measured with the load generator "
-            "saturated: they are marked invalid, not results. Add --processes or a bigger "
-            "machine.[/]"
+            "saturated or near its own ceiling: they are marked invalid, not results. Add "
+            "--processes or a bigger machine.[/]"
         )

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +24,15 @@ LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 _LOG_TAIL_LINES = 30
+# Even if the harness itself is killed outright (kill -9), nothing it started may outlive it:
+# util-linux's setpriv asks the kernel to send the child SIGTERM when its parent dies. The
+# kernel ties that to the thread that started the child, so children are started from the main
+# thread, which lives as long as the harness.
+_DIE_WITH_PARENT = (
+    ["setpriv", "--pdeathsig", "TERM", "--"]
+    if sys.platform.startswith("linux") and shutil.which("setpriv")
+    else []
+)
 
 
 class StartupError(RuntimeError):
@@ -145,7 +156,7 @@ def spawn(
     full_env = {**os.environ, **(env or {})}
     with log_path.open("ab") as log:
         popen = subprocess.Popen(
-            list(command),
+            [*_DIE_WITH_PARENT, *command],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -127,3 +127,24 @@ def test_written_files_follow_the_umask_not_mkstemps_0600(tmp_path: Path) -> Non
     finally:
         os.umask(previous)
     assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(
+    ("change", "flag"),
+    [
+        ({"successes": 0}, "no_successes"),
+        ({"failure_rate": 0.02}, "failures_above_threshold"),
+        ({"generator_cpu": 95.0}, "generator_saturated"),
+        ({"rps": 850.0}, "near_generator_ceiling"),
+    ],
+)
+def test_each_validity_rule(change: dict[str, float], flag: results.Flag) -> None:
+    fine: dict[str, float] = {
+        "successes": 100,
+        "failure_rate": 0.0,
+        "rps": 500.0,
+        "generator_cpu": 50.0,
+    }
+    assert results.flags_for(**fine, generator_ceiling_rps=1000.0) == []  # type: ignore[arg-type]
+    flags = results.flags_for(**{**fine, **change}, generator_ceiling_rps=1000.0)  # type: ignore[arg-type]
+    assert flags == [flag]

@@ -150,6 +150,19 @@ def test_stopping_serve_leaves_nothing_behind(
     assert "their ports are free" in serving.text()
 
 
+def test_killing_serve_outright_still_leaves_nothing_behind(run_serve: Any) -> None:
+    serving: Serving = run_serve("flask-sync", "starlette-uvicorn")
+    manifest = serving.manifest()
+    processes = serving.descendants()
+    assert processes
+    # No handler runs on SIGKILL: the children must go by themselves.
+    assert serving.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert left_after(processes, grace=SHUTDOWN) == []
+    assert left_after(serving.descendants()) == []
+    for server in [manifest["upstream"], *manifest["targets"].values()]:
+        assert not supervisor.port_is_bound(int(server["url"].rsplit(":", 1)[1])), server
+
+
 def test_a_target_that_fails_is_reported_with_its_log_and_the_rest_go_on(
     run_serve: Any, tmp_path: Path
 ) -> None:
