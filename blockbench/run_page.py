@@ -12,7 +12,12 @@ from blockbench.charts import Chart
 from blockbench.palette import Style
 from blockbench.points import Point, ScenarioResults, Series
 from blockbench.points import scenarios as by_scenario
-from blockbench.results import FAILURE_THRESHOLD, GENERATOR_CPU_LIMIT, Run
+from blockbench.results import (
+    FAILURE_THRESHOLD,
+    GENERATOR_CEILING_SHARE,
+    GENERATOR_CPU_LIMIT,
+    Run,
+)
 from blockbench.verdict import BLOCKING_MODELS, Verdict, verdict
 
 # Where a cap applies, as the catalogue records it (Cap.where), in words.
@@ -62,6 +67,7 @@ def context(run: Run) -> dict[str, Any]:
         "cap_scopes": CAP_SCOPES,
         "failure_threshold": FAILURE_THRESHOLD,
         "generator_cpu_limit": GENERATOR_CPU_LIMIT,
+        "generator_ceiling_share": GENERATOR_CEILING_SHARE,
     }
 
 

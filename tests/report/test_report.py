@@ -163,3 +163,16 @@ def test_the_report_command_explains_an_unknown_run(results_dir: Path, tmp_path:
     assert result.exit_code == 2
     assert "no run 'nope'" in result.output
     assert not (tmp_path / "index.html").exists()
+
+
+def test_the_http_client_caveat_appears_only_with_upstream_scenarios(tmp_path: Path) -> None:
+    plain = make_run("20250301-101500-plain")
+    upstream = plain.model_copy(
+        update={"run_id": "20250301-101500-upstream", "scenarios": [*plain.scenarios, "upstream"]}
+    )
+    for run in (plain, upstream):
+        save_run(tmp_path / "results" / run.run_id, run)
+    report.build_site(tmp_path / "results", tmp_path / "site")
+    caveat = "also measure the HTTP client"
+    assert caveat not in (tmp_path / "site/runs/20250301-101500-plain/index.html").read_text()
+    assert caveat in (tmp_path / "site/runs/20250301-101500-upstream/index.html").read_text()
