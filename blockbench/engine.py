@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import signal
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -111,7 +112,6 @@ class Engine:
         self.scenarios = scenarios.load()
         self.work_unit_s = plan.seconds_per_work_unit()
         self.children: list[supervisor.Child] = []
-        self._generator_ceiling_rps: float | None = None
 
     # -- planning -------------------------------------------------------------------------
 
@@ -208,19 +208,30 @@ class Engine:
 
     def estimate(self, run: results.Run) -> float:
         """Seconds the rest of ``run`` should take, for the progress display."""
-        profile = self.scenarios.profile(run.profile)
-        steps = []
-        for cell in run.cells:
-            done = {level.users for level in cell.levels}
-            left = [level for level in cell.planned_levels if level not in done]
-            if left:
-                scenario = self.scenarios.scenario(cell.scenario)
-                sweep = plan.sweep_for(profile, scenario, left, run.warmup_s, run.hold_s)
-                steps.append(plan.Step(scenario, cell.target, cell.repeat, sweep))
+        steps = [
+            plan.Step(
+                self.scenarios.scenario(cell.scenario),
+                cell.target,
+                cell.repeat,
+                self._remaining_sweep(run, cell),
+            )
+            for cell in run.cells
+            if cell.missing_levels
+        ]
         extra = {}
         if run.generator_ceiling_rps is None and self.options.measure_generator:
             extra["generator"] = scenarios.LOCUST_START_SECONDS + GENERATOR_CEILING_SWEEP.seconds
         return plan.estimate_seconds(steps, extra)
+
+    def _remaining_sweep(self, run: results.Run, cell: results.Cell) -> scenarios.Sweep:
+        """The cell's sweep through the levels it has not measured yet, with the run's timing."""
+        return plan.sweep_for(
+            self.scenarios.profile(run.profile),
+            self.scenarios.scenario(cell.scenario),
+            cell.missing_levels,
+            run.warmup_s,
+            run.hold_s,
+        )
 
     def build_report(self, run: results.Run, reports_dir: Path) -> Path | None:
         """The run's report page, if the report builder is installed."""
@@ -236,15 +247,18 @@ class Engine:
         """Run every cell still missing levels; always leaves a valid run.json behind."""
         interrupted = False
         try:
-            with _sigterm_stops(), TreeSampler() as sampler, self._services(run) as services:
+            with (
+                _sigterm_stops(),
+                TreeSampler() as sampler,
+                self._services(run, folder) as services,
+            ):
                 upstream_url, database_url = services
                 if self.options.measure_generator and run.generator_ceiling_rps is None:
                     run = self._measure_generator(run, folder, upstream_url, sampler)
-                self._generator_ceiling_rps = run.generator_ceiling_rps
                 run = self._with_caps(run, database_url)
                 results.save_run(folder, run)
                 for index, cell in enumerate(run.cells):
-                    if set(cell.planned_levels) <= {level.users for level in cell.levels}:
+                    if not cell.missing_levels:
                         continue
                     cell = self._run_cell(run, folder, index, sampler, upstream_url, database_url)
                     run = _replace_cell(run, index, cell)
@@ -258,7 +272,7 @@ class Engine:
         return Outcome(run, folder, interrupted)
 
     @contextlib.contextmanager
-    def _services(self, run: results.Run) -> Iterator[tuple[str, str | None]]:
+    def _services(self, run: results.Run, folder: Path) -> Iterator[tuple[str, str | None]]:
         """The upstream service (started here unless given) and the database URL."""
         needs: set[scenarios.Dependency] = set()
         for name in run.scenarios:
@@ -272,17 +286,12 @@ class Engine:
         if self.options.upstream_url:
             yield self.options.upstream_url, database_url
             return
-        upstream = launch.start_upstream(
-            supervisor.free_port(), self.budget, self._folder(run) / "logs"
-        )
+        upstream = launch.start_upstream(supervisor.free_port(), self.budget, folder / "logs")
         self.children.append(upstream)
         try:
             yield upstream.url, database_url
         finally:
-            upstream.stop()
-
-    def _folder(self, run: results.Run) -> Path:
-        return self.options.results_dir / run.run_id
+            self._stop(upstream)
 
     def _with_caps(self, run: results.Run, database_url: str | None) -> results.Run:
         """Adds PostgreSQL's max_connections, read from the live server, to the db cells."""
@@ -338,15 +347,8 @@ class Engine:
     ) -> results.Cell:
         cell = run.cells[index]
         key = results.cell_key(cell)
-        done = {level.users for level in cell.levels}
         scenario = self.scenarios.scenario(cell.scenario)
-        sweep = plan.sweep_for(
-            self.scenarios.profile(run.profile),
-            scenario,
-            [level for level in cell.planned_levels if level not in done],
-            run.warmup_s,
-            run.hold_s,
-        )
+        sweep = self._remaining_sweep(run, cell)
         self.progress.cell(index, len(run.cells), cell, sweep)
         target = self.targets.get(cell.target)
         server: supervisor.ManagedProcess | None = None
@@ -372,7 +374,7 @@ class Engine:
 
         def record(level: loadgen.LevelRecord) -> None:
             nonlocal cell
-            result = self._level_result(cell, level, sampler, locust)
+            result = self._level_result(cell, level, sampler, locust, run.generator_ceiling_rps)
             results.save_level(folder, cell, result)
             cell = cell.model_copy(update={"levels": [*cell.levels, result]})
             results.save_run(folder, _replace_cell(run, index, cell))
@@ -384,7 +386,7 @@ class Engine:
             if server is not None:
                 sampler.forget(key)
                 self._stop(server)
-        missing = [lv for lv in cell.planned_levels if lv not in {r.users for r in cell.levels}]
+        missing = cell.missing_levels
         if missing:
             why = locust.failure() or (
                 f"{cell.target} stopped answering; see logs/{key}/"
@@ -452,6 +454,7 @@ class Engine:
         level: loadgen.LevelRecord,
         sampler: TreeSampler,
         locust: loadgen.LocustRun,
+        generator_ceiling_rps: float | None,
     ) -> results.LevelResult:
         histogram = level.histogram
         successes = level.requests - level.failures
@@ -472,7 +475,7 @@ class Engine:
             failure_rate=failure_rate,
             rps=rps,
             generator_cpu=generator_cpu,
-            generator_ceiling_rps=self._generator_ceiling_rps,
+            generator_ceiling_rps=generator_ceiling_rps,
         )
         return results.LevelResult(
             scenario=cell.scenario,
@@ -561,7 +564,7 @@ def aggregate(cells: Sequence[results.Cell]) -> list[results.Aggregate]:
 
 def _median(values: Sequence[float | None]) -> float | None:
     present = [value for value in values if value is not None]
-    return round(stats.median_interval(present)[0], 4) if present else None
+    return round(statistics.median(present), 4) if present else None
 
 
 def revalidate(run: results.Run) -> results.Run:
@@ -589,7 +592,7 @@ def revalidate(run: results.Run) -> results.Run:
     if not changed:
         return run
     note = (
-        f"Validity re-checked with the rules of blockbench {environment.blockbench_commit()}: "
+        f"Validity re-checked with the rules of blockbench {environment.blockbench_commit(REPO)}: "
         f"the flags of {changed} level(s) changed."
     )
     return run.model_copy(update={"cells": cells, "notes": [*run.notes, note]})
@@ -597,9 +600,7 @@ def revalidate(run: results.Run) -> results.Run:
 
 def _finish(run: results.Run, folder: Path, interrupted: bool) -> results.Run:
     run = revalidate(run)
-    complete = not interrupted and all(
-        set(cell.planned_levels) <= {level.users for level in cell.levels} for cell in run.cells
-    )
+    complete = not interrupted and not any(cell.missing_levels for cell in run.cells)
     run = run.model_copy(
         update={
             "status": "complete" if complete else "partial",

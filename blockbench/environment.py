@@ -87,11 +87,12 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def blockbench_commit() -> str:
-    """This blockbench's version and, in a checkout, its commit: which rules judged a result."""
+def blockbench_commit(repo: Path) -> str:
+    """This blockbench's version and, in a checkout at ``repo``, its commit: which rules
+    judged a result."""
     from blockbench import __version__
 
-    commit, dirty = git_state(Path(__file__).resolve().parent.parent)
+    commit, dirty = git_state(repo)
     if commit is None:
         return __version__
     return f"{__version__} ({commit[:12]}{', modified' if dirty else ''})"

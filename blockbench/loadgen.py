@@ -226,10 +226,6 @@ class LocustRun:
                 total, seen = total + rate, True
         return total if seen else None
 
-    def stop(self) -> None:
-        for child in self.children:
-            child.stop()
-
 
 def _last_aggregated_rate(path: Path) -> float | None:
     try:

@@ -133,6 +133,12 @@ class Cell(Model):
     levels: list[LevelResult] = Field(default_factory=list)
     error: str | None = None
 
+    @property
+    def missing_levels(self) -> list[int]:
+        """Planned levels with no result yet, in the order planned."""
+        done = {level.users for level in self.levels}
+        return [level for level in self.planned_levels if level not in done]
+
 
 class Aggregate(Model):
     """A level across repeats: medians, with a bootstrap 95% interval when repeats > 1."""
