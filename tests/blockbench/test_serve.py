@@ -27,11 +27,28 @@ def test_base_port_gives_each_target_a_stable_port() -> None:
     }
 
 
+def _busy_after_a_free_port(busy: socket.socket) -> int:
+    """Bind ``busy`` to a port whose neighbour below is free (the upstream's, checked first):
+    other tests on this machine hold ephemeral ports too, so a random one may be taken."""
+    for _ in range(50):
+        probe = socket.socket()
+        probe.bind((supervisor.LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        probe.close()
+        if supervisor.port_is_bound(port - 1):
+            continue
+        try:
+            busy.bind((supervisor.LOOPBACK, port))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("found no busy port with a free one below it in 50 tries")
+
+
 def test_a_busy_port_is_refused_naming_it_and_its_target() -> None:
     with socket.socket() as busy:
-        busy.bind((supervisor.LOOPBACK, 0))
+        port = _busy_after_a_free_port(busy)
         busy.listen()
-        port = busy.getsockname()[1]
         chosen = SHIPPED.select(["flask-sync"])
         with pytest.raises(ServeError, match=rf"port {port} \(for flask-sync\) is already in use"):
             serve.plan_ports(SHIPPED, chosen, port - 1)
