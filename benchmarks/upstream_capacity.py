@@ -1,10 +1,12 @@
-"""Benchmark: how many waiting requests one upstream process holds at once.
+"""Benchmark: how many waiting requests one upstream process holds at once, and its CPU per call.
 
 Starts the real upstream service on a loopback port, sends COUNT concurrent GET /delay?ms=WAIT
 (each on its own connection, from a raw-socket client so the client stays cheap), and prints
-how long the burst took against the single wait it should take if nothing queued.
+how long the burst took against the single wait it should take if nothing queued. Then it
+measures the CPU the server spends per /delay?ms=0 call over keep-alive connections (what the
+run engine computes the upstream's ceiling from) and the calls/s one core of it can sustain.
 
-    python benchmarks/upstream_capacity.py [--count 10000] [--wait-ms 5000]
+    python benchmarks/upstream_capacity.py [--count 10000] [--wait-ms 5000] [--calls 20000]
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import psutil
 
 from blockbench import supervisor
 from blockbench.burst import burst
+from blockbench.upstream_calibration import measure_cpu_per_call
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--wait-ms", type=int, default=5000)
+    parser.add_argument("--calls", type=int, default=20_000, help="Calls for the CPU measure.")
+    parser.add_argument("--processes", type=int, default=1, help="Upstream processes.")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < args.count + 100:
@@ -35,13 +40,17 @@ def main() -> None:
     port = supervisor.free_port()
     log = Path(tempfile.mkdtemp()) / "upstream.log"
     command = [sys.executable, "-m", "blockbench.upstream", "--port", str(port)]
+    command += ["--processes", str(args.processes)]
     upstream = supervisor.start("upstream", command, port=port, log_path=log)
     try:
-        server = psutil.Process(upstream.pid)
-        server.cpu_percent()
+        # The parent and, with --processes, its workers.
+        tree = _tree(psutil.Process(upstream.pid))
+        for member in tree:
+            member.cpu_percent()
         result = asyncio.run(burst(f"{upstream.url}/delay?ms={args.wait_ms}", args.count))
-        cpu = server.cpu_percent()
-        rss_mib = server.memory_info().rss / 2**20
+        cpu = sum(member.cpu_percent() for member in tree)
+        rss_mib = sum(member.memory_info().rss for member in tree) / 2**20
+        cpu_per_call = measure_cpu_per_call(upstream.url, [upstream.pid], calls=args.calls)
     finally:
         upstream.stop()
     wait = args.wait_ms / 1000
@@ -58,10 +67,18 @@ def main() -> None:
                 "elapsed_over_one_wait": round(result.elapsed / wait, 2),
                 "upstream_cpu_percent": cpu,
                 "upstream_rss_mib": round(rss_mib, 1),
+                "upstream_processes": args.processes,
+                "cpu_us_per_call": round(cpu_per_call * 1e6, 2),
+                # Under one CPU clock tick in all: too quick to tell.
+                "calls_per_s_per_core": round(1 / cpu_per_call) if cpu_per_call else None,
             },
             indent=2,
         )
     )
+
+
+def _tree(process: psutil.Process) -> list[psutil.Process]:
+    return [process, *process.children(recursive=True)]
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ import string
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from blockbench import upstream_clients
 from blockbench.settings import AppSettings, SettingsError
 
 CATALOGUE_PATH = Path(__file__).with_name("targets.toml")
@@ -29,7 +30,7 @@ PLACEHOLDERS = ("python", "host", "port", "workers", "threads", "connections")
 RESERVED_ENV = ("BLOCKBENCH_TARGET", "BLOCKBENCH_MODE", "CONCURRENCY", "CPU_PROCESSES")
 
 _REQUIRED = ("app", "model", "server", "workers", "command", "explanation")
-_OPTIONAL = ("threads", "connections", "bounded_by", "env")
+_OPTIONAL = ("threads", "connections", "bounded_by", "env", "variant_of")
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _WORKERS_RULE = re.compile(r"(?:(?P<factor>\d+)\s*\*\s*)?cores(?:\s*\+\s*(?P<extra>\d+))?")
 
@@ -65,6 +66,9 @@ class Target:
     explanation: str
     # The size of the CPU set the target is pinned to, which `workers` was computed from.
     cores: int
+    # A variant is another target with more environment (e.g. a slower HTTP client); profiles
+    # that take "all" targets leave variants out, so the matrix keeps one entry per server.
+    variant_of: str | None = None
 
     @property
     def per_worker(self) -> int | None:
@@ -111,6 +115,27 @@ class Target:
         """The app settings each of the target's processes will run with."""
         return AppSettings.from_env(self.env())
 
+    @property
+    def endpoints_async(self) -> bool:
+        """Whether its endpoints are ``async def`` (the app's own default, or ENDPOINT_STYLE)."""
+        style = self.settings().endpoint_style
+        return style == "async" if style else self.app == "starlette"
+
+    @property
+    def upstream_context(self) -> upstream_clients.Context:
+        if self.endpoints_async:
+            return "async"
+        return "gevent" if self.model == "green-threads" else "threads"
+
+    def upstream_client(self) -> upstream_clients.ClientKind:
+        """The HTTP client its endpoints call the upstream with (UPSTREAM_CLIENT or default)."""
+        return upstream_clients.choose(self.settings().upstream_client, self.upstream_context)
+
+    def with_env(self, extra: Mapping[str, str]) -> Target:
+        """The same target with more (or overriding) app environment."""
+        env = dict(self.env_template) | dict(extra)
+        return replace(self, env_template=tuple(env.items()))
+
     def caps(self) -> tuple[Cap, ...]:
         """Every limit on in-flight requests along the target's path, as the run records them."""
         caps = [Cap("server workers", self.workers, "target")]
@@ -120,8 +145,13 @@ class Target:
             label = self.bounded_by or "event loop, no connection limit"
             caps.append(Cap(label, self.per_worker, "worker"))
         settings = self.settings()
+        client = self.upstream_client().name
+        caps.append(Cap(f"upstream HTTP pool ({client})", settings.upstream_pool_size, "process"))
+        if not self.endpoints_async:
+            # Parallel fan-out calls run on a pool of their own (an event loop needs none).
+            pool = "greenlet" if self.upstream_context == "gevent" else "thread"
+            caps.append(Cap(f"fan-out {pool} pool", settings.fanout_pool_size, "process"))
         caps += [
-            Cap("upstream HTTP pool", settings.upstream_pool_size, "process"),
             Cap("database pool", settings.db_pool_size, "process"),
             Cap("CPU process pool", settings.cpu_processes, "process"),
         ]
@@ -135,6 +165,22 @@ class Catalogue:
 
     def names(self) -> tuple[str, ...]:
         return tuple(target.name for target in self.targets)
+
+    def matrix_names(self) -> tuple[str, ...]:
+        """The targets a profile's "all" means: every one but the variants."""
+        return tuple(target.name for target in self.targets if target.variant_of is None)
+
+    def with_env(self, extra: Mapping[str, str]) -> Catalogue:
+        """Every target with ``extra`` in its app environment (``blockbench run --app-env``)."""
+        if not extra:
+            return self
+        reserved = [key for key in extra if key in RESERVED_ENV]
+        if reserved:
+            raise CatalogueError(
+                f"--app-env cannot set {reserved[0]}: the catalogue derives it for each target"
+            )
+        # Checked when a run picks its targets (check_settings): a client may suit some only.
+        return Catalogue(tuple(target.with_env(extra) for target in self.targets), self.source)
 
     def get(self, name: str) -> Target:
         for target in self.targets:
@@ -182,8 +228,26 @@ def loads(text: str, *, cores: int, source: str = "<catalogue>") -> Catalogue:
     entries = data.get("targets")
     if not isinstance(entries, dict) or not entries:
         raise CatalogueError(f"{source} defines no targets; add a [targets.NAME] table")
-    targets = tuple(_target(name, entry, cores, source) for name, entry in entries.items())
+    targets = tuple(
+        _target(name, _with_base(name, entry, entries, source), cores, source)
+        for name, entry in entries.items()
+    )
     return Catalogue(targets, source)
+
+
+def _with_base(name: str, entry: object, entries: Mapping[str, Any], source: str) -> object:
+    """A variant's entry completed from its base target's: its own keys win, env is merged."""
+    if not isinstance(entry, dict) or "variant_of" not in entry:
+        return entry
+    where = f"{source}: targets.{name}.variant_of"
+    base = entry["variant_of"]
+    if not isinstance(base, str) or base not in entries or base == name:
+        raise CatalogueError(f"{where}: {base!r} must name another target of the catalogue")
+    base_entry = entries[base]
+    if not isinstance(base_entry, dict) or "variant_of" in base_entry:
+        raise CatalogueError(f"{where}: {base!r} is a variant itself; name its base target")
+    env = {**base_entry.get("env", {}), **entry.get("env", {})}
+    return {**base_entry, **entry, "env": env}
 
 
 def _target(name: str, entry: object, cores: int, source: str) -> Target:
@@ -220,13 +284,20 @@ def _target(name: str, entry: object, cores: int, source: str) -> Target:
         env_template=_env(entry.get("env", {}), where),
         explanation=_text(entry, "explanation", where),
         cores=cores,
+        variant_of=_text(entry, "variant_of", where) if "variant_of" in entry else None,
     )
     _check_placeholders(target, where)
+    check_settings(target, f"{where}.env")
+    return target
+
+
+def check_settings(target: Target, where: str) -> None:
+    """Fail, naming ``where``, if the target's app would refuse its own environment."""
     try:
         target.settings()
-    except SettingsError as exc:
-        raise CatalogueError(f"{where}.env: {exc}") from None
-    return target
+        target.upstream_client()
+    except (SettingsError, upstream_clients.ClientChoiceError) as exc:
+        raise CatalogueError(f"{where}: {exc}") from None
 
 
 def _text(entry: Mapping[str, Any], key: str, where: str) -> str:

@@ -197,6 +197,33 @@ def compare_throughput(
     return _json(figure)
 
 
+def client_throughput(
+    series: Sequence[Series], looks: dict[str, Style], clients: dict[str, str]
+) -> Figure:
+    """Targets that differ in their HTTP client on one chart, each named with its client.
+
+    ``clients`` gives each target's client as the legend should say it ("aiohttp 3.14.5").
+    A ceiling is drawn once for targets that share it, as they do when only the client differs.
+    """
+    users = tuple(sorted({point.users for s in series for point in s.points}))
+    figure = go.Figure(layout=_layout(users))
+    drawn: list[list[tuple[int, float | None]]] = []
+    for item in series:
+        look = looks[item.target]
+        line, *others = _measured(item, look, _rps, _throughput_hover, errors=True)
+        line.update(name=_plain(f"{item.target}: {clients[item.target]}"))
+        for trace in (line, *others):
+            figure.add_trace(trace)
+        ceiling = [(p.users, p.aggregate.ceiling_rps) for p in item.points]
+        if ceiling not in drawn:
+            drawn.append(ceiling)
+            figure.add_trace(_ceiling(item, look))
+    _legend_keys(figure, series, ceiling=True)
+    figure.update_yaxes(type="log", title_text="successful requests per second (log)")
+    _log_ticks(figure)
+    return _json(figure)
+
+
 # -- building blocks ----------------------------------------------------------------------
 
 
@@ -224,7 +251,7 @@ def _measured(
         legendgroup=series.target,
         showlegend=legend,
         connectgaps=False,
-        line={"color": look.colour, "width": 2},
+        line={"color": look.colour, "width": 2, "dash": look.dash},
         marker={
             "color": look.colour,
             "symbol": look.symbol,

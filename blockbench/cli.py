@@ -27,9 +27,10 @@ def _group() -> None:
 def upstream(
     host: str = typer.Option(upstream_service.DEFAULT_HOST, help="Address to listen on."),
     port: int = typer.Option(upstream_service.DEFAULT_PORT, help="Port to listen on."),
+    processes: int = typer.Option(1, min=1, help="Event-loop processes sharing the port."),
 ) -> None:
     """Run the slow upstream service (GET /delay?ms=N answers after N ms)."""
-    upstream_service.main(["--host", host, "--port", str(port)])
+    upstream_service.main(["--host", host, "--port", str(port), "--processes", str(processes)])
 
 
 CatalogueOption = Annotated[
@@ -116,6 +117,10 @@ def run(
     upstream_url: Annotated[
         str | None, typer.Option(help="Use this upstream service instead of starting one.")
     ] = None,
+    app_env: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY=VALUE for every target's app, e.g. UPSTREAM_CLIENT=httpx."),
+    ] = None,
     database_url: Annotated[
         str | None, typer.Option(help="PostgreSQL for the db scenario (default: $DATABASE_URL).")
     ] = None,
@@ -154,6 +159,7 @@ def run(
             target_urls=plan.parse_target_urls(target_url or []),
             target_cores=target_cores,
             upstream_url=upstream_url,
+            app_env=plan.parse_app_env(app_env or []),
             database_url=database_url,
             results_dir=results_dir,
             run_id=run_id,
@@ -208,6 +214,38 @@ def report(
     with _user_errors():
         page = site.build_site(results_dir, out, runs)
     typer.echo(f"Report: {page}\nIndex:  {out / site.PAGE}")
+
+
+@app.command()
+def merge(
+    base: Annotated[
+        str, typer.Argument(help="The run to keep, but for the re-measured scenarios.")
+    ],
+    updates: Annotated[
+        list[str], typer.Argument(metavar="RUN...", help="Runs whose scenarios replace base's.")
+    ],
+    run_id: Annotated[str, typer.Option(help="The merged run's id.")],
+    results_dir: ResultsOption = Path("results"),
+) -> None:
+    """Merge runs: BASE with the scenarios of each RUN measured again; writes a new run."""
+    from blockbench import merge as merging
+    from blockbench import report as site
+    from blockbench import results as stored
+
+    with _user_errors():
+        base_folder, *update_folders = site.find_runs(results_dir, [base, *updates])
+        folder = results_dir / run_id
+        if folder.exists():
+            raise stored.ResultsError(f"{folder} exists already; choose another --run-id")
+        merged = merging.merge(
+            stored.load_run(base_folder),
+            [stored.load_run(path) for path in update_folders],
+            run_id,
+        )
+        stored.save_run(folder, merged)
+    typer.echo(
+        f"Merged run: {folder / stored.RUN_FILE}\nBuild its page: blockbench report {run_id}"
+    )
 
 
 @app.command()

@@ -32,8 +32,11 @@ from blockbench import (
     plan,
     results,
     scenarios,
+    services,
     stats,
     supervisor,
+    upstream_calibration,
+    upstream_clients,
 )
 from blockbench.progress import Progress
 
@@ -42,6 +45,7 @@ from blockbench.sampler import TreeSampler
 
 REPO = loadgen.REPO
 GENERATOR_CEILING_SWEEP = scenarios.Sweep(levels=(64,), warmup=1.0, hold=3.0)
+UPSTREAM, DATABASE = "upstream", "database"
 _POLL_S = 0.25
 
 
@@ -64,6 +68,8 @@ class RunOptions:
     # counted from it. None: the local CPU budget's.
     target_cores: int | None = None
     upstream_url: str | None = None
+    # Extra app environment for every target (--app-env), e.g. UPSTREAM_CLIENT.
+    app_env: Mapping[str, str] = field(default_factory=dict)
     database_url: str | None = None
     results_dir: Path = Path("results")
     run_id: str | None = None
@@ -108,20 +114,26 @@ class Engine:
         self.options = options
         self.progress = progress or Progress(enabled=False)
         self.budget = pinning.budget()
-        self.targets = catalogue.load(cores=options.target_cores or self.budget.cores)
+        self._catalogue = catalogue.load(cores=options.target_cores or self.budget.cores)
+        self.targets = self._catalogue.with_env(options.app_env)
         self.scenarios = scenarios.load()
         self.work_unit_s = plan.seconds_per_work_unit()
         self.children: list[supervisor.Child] = []
+        # The services beside the targets, while a run has them (sampled under these names).
+        self._upstream: supervisor.ManagedProcess | None = None
+        self._database: services.Database | None = None
 
     # -- planning -------------------------------------------------------------------------
 
     def new_run(self) -> tuple[results.Run, Path]:
         options = self.options
         known = list(self.targets.names())
+        matrix = list(self.targets.matrix_names())
         only_targets = list(options.targets) or list(options.target_urls)
         steps = plan.steps(
             self.scenarios,
             known,
+            matrix,
             profile=options.profile,
             only_scenarios=options.scenarios,
             only_targets=only_targets,
@@ -130,6 +142,8 @@ class Engine:
             hold=options.hold,
             repeat=options.repeat,
         )
+        for name in dict.fromkeys(step.target for step in steps):
+            catalogue.check_settings(self.targets.get(name), f"--app-env for {name}")
         profile = self.scenarios.profile(options.profile)
         run_id = options.run_id or new_run_id(profile.name)
         folder = options.results_dir / run_id
@@ -150,6 +164,7 @@ class Engine:
             repeat=options.repeat,
             generator_processes=options.processes,
             generator_ceiling_rps=None,
+            app_env=dict(options.app_env),
             environment=self._environment(),
             cells=cells,
             notes=self._notes(),
@@ -161,6 +176,7 @@ class Engine:
         target = self.targets.get(step.target)
         seconds, cpu_bound = plan.service_time(step.scenario, self.work_unit_s)
         caps = [results.Cap(name=c.name, value=c.value, where=c.per) for c in target.caps()]
+        client = target.upstream_client() if "upstream" in step.scenario.dependencies else None
         return results.Cell(
             scenario=step.scenario.name,
             target=step.target,
@@ -172,6 +188,8 @@ class Engine:
             service_time_ms=round(seconds * 1000, 3),
             cpu_bound=cpu_bound,
             caps=caps,
+            upstream_client=client.name if client else None,
+            upstream_client_version=upstream_clients.version(client) if client else None,
             planned_levels=list(step.sweep.levels),
         )
 
@@ -246,15 +264,19 @@ class Engine:
     def execute(self, run: results.Run, folder: Path) -> Outcome:
         """Run every cell still missing levels; always leaves a valid run.json behind."""
         interrupted = False
+        # A resumed run measures its targets with the app environment it started with.
+        self.targets = self._catalogue.with_env(run.app_env)
         try:
             with (
                 _sigterm_stops(),
                 TreeSampler() as sampler,
-                self._services(run, folder) as services,
+                self._services(run, folder, sampler) as urls,
             ):
-                upstream_url, database_url = services
+                upstream_url, database_url = urls
                 if self.options.measure_generator and run.generator_ceiling_rps is None:
                     run = self._measure_generator(run, folder, upstream_url, sampler)
+                if self._upstream is not None and run.upstream_ceiling_rps is None:
+                    run = self._measure_upstream(run, self._upstream)
                 run = self._with_caps(run, database_url)
                 results.save_run(folder, run)
                 for index, cell in enumerate(run.cells):
@@ -272,8 +294,11 @@ class Engine:
         return Outcome(run, folder, interrupted)
 
     @contextlib.contextmanager
-    def _services(self, run: results.Run, folder: Path) -> Iterator[tuple[str, str | None]]:
-        """The upstream service (started here unless given) and the database URL."""
+    def _services(
+        self, run: results.Run, folder: Path, sampler: TreeSampler
+    ) -> Iterator[tuple[str, str | None]]:
+        """The upstream service (started here unless given) and the database URL; both are
+        sampled, where their processes can be found, so a level they held back is flagged."""
         needs: set[scenarios.Dependency] = set()
         for name in run.scenarios:
             needs |= self.scenarios.scenario(name).dependencies
@@ -283,15 +308,51 @@ class Engine:
                 "the db scenario needs a PostgreSQL: set DATABASE_URL (for a local one, "
                 "run shared/ci/postgres.sh), or leave the db scenario out with --scenarios"
             )
+        if database_url is not None and "database" in needs:
+            self._database = services.find_database(database_url)
+            if self._database is not None:
+                sampler.watch(DATABASE, self._database.pid)
         if self.options.upstream_url:
             yield self.options.upstream_url, database_url
             return
-        upstream = launch.start_upstream(supervisor.free_port(), self.budget, folder / "logs")
+        # One process per CPU it may use: the upstream shares them with the load generator.
+        upstream = launch.start_upstream(
+            supervisor.free_port(),
+            self.budget,
+            folder / "logs",
+            processes=services.upstream_processes(self.budget),
+        )
         self.children.append(upstream)
+        self._upstream = upstream
+        sampler.watch(UPSTREAM, upstream.pid)
         try:
             yield upstream.url, database_url
         finally:
+            sampler.forget(UPSTREAM)
+            self._upstream = None
             self._stop(upstream)
+
+    def _measure_upstream(
+        self, run: results.Run, upstream: supervisor.ManagedProcess
+    ) -> results.Run:
+        """The upstream's ceiling: the calls/s its CPUs allow, from its CPU per call."""
+        needs_upstream = any(
+            "upstream" in self.scenarios.scenario(name).dependencies for name in run.scenarios
+        )
+        if not needs_upstream:
+            return run
+        self.progress.phase("measuring the upstream service's own ceiling")
+        try:
+            per_call = upstream_calibration.measure_cpu_per_call(upstream.url, [upstream.pid])
+        except upstream_calibration.CalibrationError as exc:
+            raise EngineError(f"the upstream's ceiling could not be measured: {exc}") from exc
+        cpus = services.upstream_cpus(self.budget)
+        return run.model_copy(
+            update={
+                "upstream_cpu_us_per_call": round(per_call * 1e6, 2),
+                "upstream_ceiling_rps": round(cpus / per_call, 1) if per_call > 0 else None,
+            }
+        )
 
     def _with_caps(self, run: results.Run, database_url: str | None) -> results.Run:
         """Adds PostgreSQL's max_connections, read from the live server, to the db cells."""
@@ -374,7 +435,9 @@ class Engine:
 
         def record(level: loadgen.LevelRecord) -> None:
             nonlocal cell
-            result = self._level_result(cell, level, sampler, locust, run.generator_ceiling_rps)
+            result = self._level_result(
+                cell, level, sampler, locust, run.generator_ceiling_rps, run.upstream_ceiling_rps
+            )
             results.save_level(folder, cell, result)
             cell = cell.model_copy(update={"levels": [*cell.levels, result]})
             results.save_run(folder, _replace_cell(run, index, cell))
@@ -455,6 +518,7 @@ class Engine:
         sampler: TreeSampler,
         locust: loadgen.LocustRun,
         generator_ceiling_rps: float | None,
+        upstream_ceiling_rps: float | None = None,
     ) -> results.LevelResult:
         histogram = level.histogram
         successes = level.requests - level.failures
@@ -470,12 +534,18 @@ class Engine:
         ]
         generator_cpu = max((b for b in busiest if b is not None), default=None)
         saturated = generator_cpu is not None and generator_cpu >= results.GENERATOR_CPU_LIMIT
+        scenario = self.scenarios.scenario(cell.scenario)
+        upstream = self._service_during(UPSTREAM, sampler, level, scenario, rps)
+        database = self._service_during(DATABASE, sampler, level, scenario, rps)
         flags = results.flags_for(
             successes=successes,
             failure_rate=failure_rate,
             rps=rps,
             generator_cpu=generator_cpu,
             generator_ceiling_rps=generator_ceiling_rps,
+            upstream=upstream,
+            upstream_ceiling_rps=upstream_ceiling_rps,
+            database=database,
         )
         return results.LevelResult(
             scenario=cell.scenario,
@@ -503,8 +573,36 @@ class Engine:
                 cpu_percent_max=_rounded(generator_cpu, 1),
                 saturated=saturated,
             ),
+            upstream=upstream,
+            database=database,
             flags=flags,
             histogram=histogram,
+        )
+
+    def _service_during(
+        self,
+        name: str,
+        sampler: TreeSampler,
+        level: loadgen.LevelRecord,
+        scenario: scenarios.Scenario,
+        rps: float,
+    ) -> results.Service | None:
+        """The upstream or the database during ``level``, if the scenario uses it and its
+        processes are known."""
+        if name == UPSTREAM:
+            if "upstream" not in scenario.dependencies or self._upstream is None:
+                return None
+            cpus = services.upstream_cpus(self.budget)
+            calls: float | None = rps * plan.upstream_calls_per_request(scenario)
+        else:
+            if "database" not in scenario.dependencies or self._database is None:
+                return None
+            cpus, calls = self._database.cpus, None
+        return results.Service(
+            resources=sampler.summary(name, level.started, level.ended),
+            busiest_cpu_percent=_rounded(sampler.busiest(name, level.started, level.ended), 1),
+            cpus=cpus,
+            calls_rps=_rounded(calls, 1),
         )
 
     def _stop(self, child: supervisor.Child) -> None:
@@ -583,6 +681,9 @@ def revalidate(run: results.Run) -> results.Run:
                 rps=level.rps,
                 generator_cpu=level.generator.cpu_percent_max,
                 generator_ceiling_rps=run.generator_ceiling_rps,
+                upstream=level.upstream,
+                upstream_ceiling_rps=run.upstream_ceiling_rps,
+                database=level.database,
             )
             if flags != level.flags:
                 changed += 1

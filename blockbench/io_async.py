@@ -14,21 +14,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-import httpx
 import psycopg
 import psycopg_pool
 
-from blockbench import contract
+from blockbench import contract, upstream_clients
 from blockbench.cpu import pool_child_init, spin
 from blockbench.io_blocking import DB_QUERY, DB_SLEEP
 from blockbench.settings import AppSettings
 
 log = logging.getLogger("blockbench.io")
-
-# Building an SSL context costs about 20 ms of CPU, and httpx builds one per client unless
-# given one. Flask's async views create a client per request (see wsgi_app.async_views), so
-# every client shares this one; the upstream is plain HTTP anyway.
-_TLS = httpx.create_ssl_context()
 
 
 class AsyncIO:
@@ -36,13 +30,9 @@ class AsyncIO:
 
     def __init__(self, settings: AppSettings) -> None:
         self.settings = settings
-        self.http = httpx.AsyncClient(
-            base_url=settings.upstream_url,
-            verify=_TLS,
-            limits=httpx.Limits(
-                max_connections=settings.upstream_pool_size,
-                max_keepalive_connections=settings.upstream_pool_size,
-            ),
+        self.client_kind = upstream_clients.choose(settings.upstream_client, "async")
+        self.http = upstream_clients.asynchronous(
+            self.client_kind, settings.upstream_url, settings.upstream_pool_size
         )
         self._db: psycopg_pool.AsyncConnectionPool[Any] | None = None
         self._db_lock = asyncio.Lock()
@@ -77,18 +67,12 @@ class AsyncIO:
 
     async def upstream(self, ms: int) -> dict[str, Any]:
         timeout = ms / 1000 + self.settings.upstream_timeout_margin
-        try:
-            response = await self.http.get("/delay", params={"ms": ms}, timeout=timeout)
-            response.raise_for_status()
-            body: dict[str, Any] = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("upstream call failed: %r", exc)
-            raise contract.Unavailable("upstream") from exc
-        return body
+        return await self.http.get(f"/delay?ms={ms}", timeout)
 
     async def fanout(self, n: int, ms: int, mode: str) -> list[dict[str, Any]]:
         if mode == "seq":
             return [await self.upstream(ms) for _ in range(n)]
+        # The event loop's own way: every call a task, no pool; the HTTP pool is the only cap.
         return list(await asyncio.gather(*(self.upstream(ms) for _ in range(n))))
 
     async def db(self, ms: int) -> int:
@@ -137,7 +121,7 @@ class AsyncIO:
         return self._processes
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
         if self._db is not None:
             await self._db.close()
         if self._processes is not None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
-import httpx
 import psycopg
 import psycopg_pool
 
-from blockbench import contract
+from blockbench import contract, upstream_clients
 from blockbench.cpu import pool_child_init, spin
 from blockbench.settings import AppSettings
 
@@ -28,20 +28,20 @@ DB_QUERY = "SELECT sum(i)::int FROM generate_series(1, 100) AS i"
 
 
 class BlockingIO:
-    """One per app process: the pooled HTTP client, the database pool, the process pool."""
+    """One per app process: the pooled HTTP client, the database pool, the process pool, and
+    the pool that runs a request's parallel upstream calls."""
 
     def __init__(self, settings: AppSettings) -> None:
         self.settings = settings
-        self.http = httpx.Client(
-            base_url=settings.upstream_url,
-            limits=httpx.Limits(
-                max_connections=settings.upstream_pool_size,
-                max_keepalive_connections=settings.upstream_pool_size,
-            ),
+        self.context = upstream_clients.running_context("blocking")
+        self.client_kind = upstream_clients.choose(settings.upstream_client, self.context)
+        self.http = upstream_clients.blocking(
+            self.client_kind, settings.upstream_url, settings.upstream_pool_size
         )
         self._lock = threading.Lock()
         self._db: psycopg_pool.ConnectionPool[Any] | None = None
         self._processes: ProcessPoolExecutor | None = None
+        self._fanout: FanoutPool | None = None
 
     def run(self, endpoint: contract.Endpoint, params: contract.Params) -> contract.JSON:
         """Do an endpoint's work and return its result, as the contract's body carries it."""
@@ -64,21 +64,12 @@ class BlockingIO:
 
     def upstream(self, ms: int) -> dict[str, Any]:
         timeout = ms / 1000 + self.settings.upstream_timeout_margin
-        try:
-            response = self.http.get("/delay", params={"ms": ms}, timeout=timeout)
-            response.raise_for_status()
-            body: dict[str, Any] = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("upstream call failed: %r", exc)
-            raise contract.Unavailable("upstream") from exc
-        return body
+        return self.http.get(f"/delay?ms={ms}", timeout)
 
     def fanout(self, n: int, ms: int, mode: str) -> list[dict[str, Any]]:
         if mode == "seq":
             return [self.upstream(ms) for _ in range(n)]
-        # A pool per request, sized to the request: no shared pool can become a hidden cap.
-        with ThreadPoolExecutor(max_workers=n) as threads:
-            return list(threads.map(self.upstream, [ms] * n))
+        return self._fanout_pool().map(self.upstream, [ms] * n)
 
     def db(self, ms: int) -> int:
         pool = self._db_pool()
@@ -114,6 +105,13 @@ class BlockingIO:
                 self._db.open(wait=False)
             return self._db
 
+    def _fanout_pool(self) -> FanoutPool:
+        with self._lock:
+            if self._fanout is None:
+                size = self.settings.fanout_pool_size
+                self._fanout = GreenletPool(size) if self.context == "gevent" else ThreadPool(size)
+            return self._fanout
+
     def _process_pool(self) -> ProcessPoolExecutor:
         # Created on first use, inside the worker process, so a forking server never shares one.
         with self._lock:
@@ -125,7 +123,47 @@ class BlockingIO:
 
     def close(self) -> None:
         self.http.close()
+        if self._fanout is not None:
+            self._fanout.close()
         if self._db is not None:
             self._db.close()
         if self._processes is not None:
             self._processes.shutdown(cancel_futures=True)
+
+
+class FanoutPool(Protocol):
+    def map(
+        self, call: Callable[[int], dict[str, Any]], args: list[int]
+    ) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadPool:
+    """One thread pool per process for the parallel calls of every request, the way a threaded
+    app does it: starting threads per request would cost more than the calls."""
+
+    def __init__(self, size: int) -> None:
+        self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="fanout")
+
+    def map(self, call: Callable[[int], dict[str, Any]], args: list[int]) -> list[dict[str, Any]]:
+        return list(self._threads.map(call, args))
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+class GreenletPool:
+    """Under gevent, a gevent pool: spawning a greenlet is cheap and a thread pool's queue would
+    only add a hop."""
+
+    def __init__(self, size: int) -> None:
+        import gevent.pool
+
+        self._greenlets = gevent.pool.Pool(size)
+
+    def map(self, call: Callable[[int], dict[str, Any]], args: list[int]) -> list[dict[str, Any]]:
+        return list(self._greenlets.map(call, args))
+
+    def close(self) -> None:
+        self._greenlets.kill(block=False)

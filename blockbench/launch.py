@@ -17,6 +17,7 @@ import psutil
 from blockbench import supervisor
 from blockbench.catalogue import Target
 from blockbench.pinning import CpuBudget
+from blockbench.sampler import cpu_seconds
 
 # A server has settled when its whole process tree used under _SETTLE_CPU seconds of CPU in
 # _SETTLE_QUIET seconds: every worker has finished importing the app.
@@ -24,8 +25,11 @@ _SETTLE_QUIET = 0.3
 _SETTLE_CPU = 0.02
 
 
-def start_upstream(port: int, budget: CpuBudget, log_dir: Path) -> supervisor.ManagedProcess:
-    command = [sys.executable, "-m", "blockbench.upstream", "--port", str(port)]
+def start_upstream(
+    port: int, budget: CpuBudget, log_dir: Path, *, processes: int = 1
+) -> supervisor.ManagedProcess:
+    command = [sys.executable, "-m", "blockbench.upstream"]
+    command += ["--port", str(port), "--processes", str(processes)]
     return supervisor.start(
         "upstream", budget.wrap_rest(command), port=port, log_path=log_dir / "upstream.log"
     )
@@ -93,17 +97,9 @@ def _tree_cpu(pid: int) -> float:
     """CPU seconds used so far by a process and all its descendants that are still running."""
     try:
         leader = psutil.Process(pid)
-        tree = [leader, *leader.children(recursive=True)]
+        return cpu_seconds([leader, *leader.children(recursive=True)])
     except psutil.NoSuchProcess:
         return 0.0
-    total = 0.0
-    for member in tree:
-        try:
-            times = member.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
 
 
 def stop_all(processes: Sequence[supervisor.ManagedProcess]) -> list[int]:

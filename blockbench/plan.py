@@ -3,6 +3,7 @@ through which levels, and the latency each ceiling is computed from."""
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -63,6 +64,17 @@ def service_time(scenario: scenarios.Scenario, work_unit_s: float) -> tuple[floa
     return mean, cpu_bound
 
 
+def upstream_calls_per_request(scenario: scenarios.Scenario) -> float:
+    """How many upstream calls the scenario's requests make on average (fan-out makes n)."""
+    calls = 0.0
+    for request in scenario.requests:
+        if request.endpoint is contract.IO_UPSTREAM:
+            calls += request.weight
+        elif request.endpoint is contract.IO_FANOUT:
+            calls += request.weight * int(request.params["n"])
+    return calls / sum(request.weight for request in scenario.requests)
+
+
 def sweep_for(
     profile: scenarios.Profile,
     scenario: scenarios.Scenario,
@@ -84,6 +96,7 @@ def sweep_for(
 def steps(
     catalogue: scenarios.Catalogue,
     known_targets: Sequence[str],
+    matrix_targets: Sequence[str] | None = None,
     *,
     profile: str | None = None,
     only_scenarios: Sequence[str] = (),
@@ -94,7 +107,8 @@ def steps(
     repeat: int = 1,
 ) -> list[Step]:
     """Every cell of the run, repeats interleaved (A B A B, not A A B B) so that drift of a
-    noisy machine spreads evenly over the targets."""
+    noisy machine spreads evenly over the targets. A profile's "all" targets are
+    ``matrix_targets`` (default: every known one)."""
     if repeat < 1:
         raise PlanError(f"--repeat must be 1 or more, got {repeat}")
     chosen = catalogue.profile(profile)
@@ -109,7 +123,8 @@ def steps(
     if only_targets:
         targets = list(dict.fromkeys(only_targets))
     elif chosen.targets == "all":
-        targets = list(known_targets)
+        # "all" is the matrix: every target but the variants, which profiles name explicitly.
+        targets = list(known_targets if matrix_targets is None else matrix_targets)
     else:
         targets = list(chosen.targets)
     cells: list[tuple[scenarios.Scenario, str, scenarios.Sweep]] = []
@@ -141,6 +156,20 @@ def parse_target_urls(pairs: Sequence[str]) -> dict[str, str]:
             )
         urls[name] = url.rstrip("/")
     return urls
+
+
+_ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def parse_app_env(pairs: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` pairs from the command line, for every target's app environment."""
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not _ENV_KEY.fullmatch(key):
+            raise PlanError(f"--app-env takes KEY=VALUE, like UPSTREAM_CLIENT=httpx; got {pair!r}")
+        env[key] = value
+    return env
 
 
 def estimate_seconds(steps_: Sequence[Step], extra: Mapping[str, float] | None = None) -> float:

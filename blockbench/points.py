@@ -7,21 +7,26 @@ and the tables all read these, so a level is judged and summarised in one place.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from blockbench import ceiling, formats
+from blockbench import catalogue, ceiling, formats
 from blockbench.results import (
+    DATABASE_CPU_SHARE,
     FAILURE_THRESHOLD,
     GENERATOR_CEILING_SHARE,
     GENERATOR_CPU_LIMIT,
+    UPSTREAM_CEILING_SHARE,
+    UPSTREAM_CPU_LIMIT,
     Aggregate,
     Cell,
     Flag,
     LevelResult,
     Run,
+    Service,
 )
 
 
@@ -50,7 +55,9 @@ class Point:
     def reasons(self) -> tuple[str, ...]:
         """Why repeats were not results, in words; on a valid point, the repeats left out."""
         reasons: list[str] = []
-        for flag in _FLAG_ORDER:
+        raised = {flag for level in self.repeats for flag in level.flags}
+        # The known flags in their order, then any this blockbench has no words for.
+        for flag in [*_FLAG_ORDER, *sorted(raised - set(_FLAG_ORDER))]:
             flagged = [level for level in self.repeats if flag in level.flags]
             if flagged:
                 text = _reason(flag, flagged)
@@ -134,6 +141,12 @@ class Series:
     @property
     def capacity(self) -> int | None:
         return self.cell.capacity
+
+    @property
+    def variant_of(self) -> str | None:
+        """The base target, when this target is a variant of it in the catalogue (the same
+        server with, say, another HTTP client); None for a base or a name it does not know."""
+        return variants().get(self.target)
 
     @property
     def valid_points(self) -> tuple[Point, ...]:
@@ -222,10 +235,13 @@ _FLAG_ORDER: tuple[Flag, ...] = (
     "failures_above_threshold",
     "generator_saturated",
     "near_generator_ceiling",
+    "upstream_bound",
+    "database_bound",
 )
 
 
-def _reason(flag: Flag, levels: list[LevelResult]) -> str:
+def _reason(flag: str, levels: list[LevelResult]) -> str:
+    """A flag in words; one without words here is shown by its name, never as another's."""
     if flag == "no_successes":
         return "no request succeeded"
     if flag == "failures_above_threshold":
@@ -234,6 +250,12 @@ def _reason(flag: Flag, levels: list[LevelResult]) -> str:
             f"{formats.percent(worst)} of requests failed, above the "
             f"{formats.percent(FAILURE_THRESHOLD)} threshold"
         )
+    if flag == "generator_saturated":
+        busiest = _most(level.generator.cpu_percent_max for level in levels)
+        return (
+            f"load generator saturated ({formats.cpu(busiest)} CPU, limit "
+            f"{formats.cpu(GENERATOR_CPU_LIMIT)})"
+        )
     if flag == "near_generator_ceiling":
         fastest = _most(level.rps for level in levels)
         return (
@@ -241,11 +263,38 @@ def _reason(flag: Flag, levels: list[LevelResult]) -> str:
             f"{formats.percent(1 - GENERATOR_CEILING_SHARE)} of what the load generator itself "
             "can send: it may have been the limit"
         )
-    busiest = _most(level.generator.cpu_percent_max for level in levels)
-    return (
-        f"load generator saturated ({formats.cpu(busiest)} CPU, limit "
-        f"{formats.cpu(GENERATOR_CPU_LIMIT)})"
-    )
+    if flag == "upstream_bound":
+        upstream = [level.upstream for level in levels if level.upstream]
+        busiest = _most(service.busiest_cpu_percent for service in upstream)
+        calls = _most(service.calls_rps for service in upstream)
+        return (
+            f"the upstream service was near its own limit: its busiest process at "
+            f"{formats.cpu(busiest)} CPU (limit {formats.cpu(UPSTREAM_CPU_LIMIT)}), "
+            f"{formats.rps(calls)} calls/s (limit {formats.percent(UPSTREAM_CEILING_SHARE)} of "
+            "what it was measured to sustain); it, not the target, may have been the limit"
+        )
+    if flag == "database_bound":
+        share = _most(_cpu_share(level.database) for level in levels if level.database)
+        return (
+            f"PostgreSQL's CPU was saturated ({formats.percent(share)} of its CPUs, limit "
+            f"{formats.percent(DATABASE_CPU_SHARE)}): the database, not the target, may have "
+            "been the limit"
+        )
+    return f"flagged {flag.replace('_', ' ')}"
+
+
+@functools.cache
+def variants() -> dict[str, str]:
+    """Each variant target of the catalogue, in its order, with the target it is a variant of."""
+    # The names do not depend on the core count.
+    known = catalogue.load(cores=1).targets
+    return {target.name: target.variant_of for target in known if target.variant_of}
+
+
+def _cpu_share(service: Service) -> float | None:
+    """Mean CPU over the CPUs the service may use (1.0: all busy), as results judges it."""
+    mean = service.resources.cpu_percent_mean if service.resources else None
+    return None if mean is None else mean / (100 * max(service.cpus, 1))
 
 
 def _median(values: Iterable[float | None]) -> float | None:

@@ -32,9 +32,20 @@ GENERATOR_CPU_LIMIT = 90.0
 # A level that served this share of what the generator itself can send (its ceiling, measured
 # against the 0 ms upstream) may have been held back by the generator, whatever its CPU said.
 GENERATOR_CEILING_SHARE = 0.8
+# The same two rules for the upstream service, so a level it held back is never a result: its
+# busiest process at this CPU share, or its call rate at this share of its measured ceiling.
+UPSTREAM_CPU_LIMIT = 90.0
+UPSTREAM_CEILING_SHARE = 0.8
+# PostgreSQL's whole process tree at this share of the CPUs it may use.
+DATABASE_CPU_SHARE = 0.9
 
 Flag = Literal[
-    "failures_above_threshold", "generator_saturated", "near_generator_ceiling", "no_successes"
+    "failures_above_threshold",
+    "generator_saturated",
+    "near_generator_ceiling",
+    "no_successes",
+    "upstream_bound",
+    "database_bound",
 ]
 Status = Literal["running", "complete", "partial"]
 
@@ -81,6 +92,17 @@ class Generator(Model):
     saturated: bool
 
 
+class Service(Model):
+    """A service beside the target (the upstream, PostgreSQL) as it was during the level."""
+
+    resources: Resources | None
+    busiest_cpu_percent: float | None = Field(description="its busiest single process")
+    cpus: int = Field(description="the CPUs it may run on")
+    calls_rps: float | None = Field(
+        default=None, description="calls per second it served for the target (upstream only)"
+    )
+
+
 class LevelResult(Model):
     scenario: str
     target: str
@@ -97,6 +119,8 @@ class LevelResult(Model):
     efficiency: float | None = Field(description="rps / ceiling_rps")
     target_resources: Resources | None
     generator: Generator
+    upstream: Service | None = None
+    database: Service | None = None
     flags: list[Flag]
     # Locust's response-time histogram (rounded ms -> count), kept so percentiles can be
     # recomputed and several generator processes merged.
@@ -129,6 +153,9 @@ class Cell(Model):
     service_time_ms: float = Field(description="the latency used for the ceiling")
     cpu_bound: bool
     caps: list[Cap]
+    # The client its endpoints called the upstream with, for scenarios that call it.
+    upstream_client: str | None = None
+    upstream_client_version: str | None = None
     planned_levels: list[int]
     levels: list[LevelResult] = Field(default_factory=list)
     error: str | None = None
@@ -188,6 +215,13 @@ class Run(Model):
     generator_ceiling_rps: float | None = Field(
         description="req/s the generator reached against the 0 ms upstream"
     )
+    upstream_ceiling_rps: float | None = Field(
+        default=None,
+        description="calls/s the upstream service can serve: its CPUs / its CPU per call",
+    )
+    upstream_cpu_us_per_call: float | None = None
+    # Environment given to every target's app with --app-env, kept so --resume reuses it.
+    app_env: dict[str, str] = Field(default_factory=dict)
     environment: Environment
     cells: list[Cell]
     aggregates: list[Aggregate] = Field(default_factory=list)
@@ -201,6 +235,9 @@ def flags_for(
     rps: float,
     generator_cpu: float | None,
     generator_ceiling_rps: float | None,
+    upstream: Service | None = None,
+    upstream_ceiling_rps: float | None = None,
+    database: Service | None = None,
 ) -> list[Flag]:
     """Why a level cannot be reported as a result; empty when it can. The one place the
     validity rules live: the engine applies them as it measures, and again when a run ends."""
@@ -213,7 +250,27 @@ def flags_for(
         flags.append("generator_saturated")
     if generator_ceiling_rps and rps >= GENERATOR_CEILING_SHARE * generator_ceiling_rps:
         flags.append("near_generator_ceiling")
+    if upstream is not None and _upstream_bound(upstream, upstream_ceiling_rps):
+        flags.append("upstream_bound")
+    if database is not None and _share(database) >= DATABASE_CPU_SHARE:
+        flags.append("database_bound")
     return flags
+
+
+def _upstream_bound(upstream: Service, ceiling_rps: float | None) -> bool:
+    busiest = upstream.busiest_cpu_percent
+    if busiest is not None and busiest >= UPSTREAM_CPU_LIMIT:
+        return True
+    calls = upstream.calls_rps
+    return bool(ceiling_rps and calls and calls >= UPSTREAM_CEILING_SHARE * ceiling_rps)
+
+
+def _share(service: Service) -> float:
+    """The service's mean CPU as a share of the CPUs it may use (1.0 = all of them busy)."""
+    resources = service.resources
+    if resources is None or resources.cpu_percent_mean is None:
+        return 0.0
+    return resources.cpu_percent_mean / (100 * max(service.cpus, 1))
 
 
 class ResultsError(ValueError):

@@ -7,21 +7,34 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from blockbench import catalogue, ceiling, charts, palette, scenarios
+from blockbench import catalogue, ceiling, charts, client_section, palette, scenarios
 from blockbench.charts import Chart
+from blockbench.client_section import Pair
 from blockbench.palette import Style
 from blockbench.points import Point, ScenarioResults, Series
 from blockbench.points import scenarios as by_scenario
 from blockbench.results import (
+    DATABASE_CPU_SHARE,
     FAILURE_THRESHOLD,
     GENERATOR_CEILING_SHARE,
     GENERATOR_CPU_LIMIT,
+    UPSTREAM_CEILING_SHARE,
+    UPSTREAM_CPU_LIMIT,
     Run,
 )
+from blockbench.upstream_clients import DEFAULTS as CLIENT_DEFAULTS
 from blockbench.verdict import BLOCKING_MODELS, Verdict, verdict
 
 # Where a cap applies, as the catalogue records it (Cap.where), in words.
 CAP_SCOPES = {"target": "in all", "worker": "per worker", "process": "per process"}
+# Where an endpoint runs, as upstream_clients names it (its Context), in words.
+CLIENT_CONTEXTS = {
+    "async": "async endpoints on an event loop",
+    "threads": "blocking endpoints on OS threads",
+    "gevent": "blocking endpoints on gevent's green threads",
+}
+# The profile that sets each model's default client beside httpx.
+CLIENT_PROFILE = "http-client"
 
 
 @dataclass(frozen=True)
@@ -51,13 +64,34 @@ class Section:
     charts: tuple[Chart, ...]
     plateaus: tuple[Plateau, ...]
     memory: tuple[Memory, ...]
+    # This scenario's targets set beside a variant with another HTTP client.
+    clients: tuple[Pair, ...]
+    # Variants drawn here but not ranked (no base with another client to set them beside).
+    unranked: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClientsUsed:
+    """Which HTTP client the upstream-calling cells of a run used, as the run recorded it."""
+
+    # (client, targets that used it), by client.
+    recorded: tuple[tuple[str, tuple[str, ...]], ...]
+    # Targets of cells that call the upstream but record no client: older results.
+    unrecorded: tuple[str, ...]
 
 
 def context(run: Run) -> dict[str, Any]:
     looks = palette.styles(run.targets + [cell.target for cell in run.cells])
+    found = sections(run, looks)
     return {
         "run": run,
-        "sections": sections(run, looks),
+        "sections": found,
+        "client_pairs": tuple(pair for section in found for pair in section.clients),
+        "clients_used": clients_used(run),
+        "client_defaults": [
+            (CLIENT_CONTEXTS.get(where, where), name) for where, name in CLIENT_DEFAULTS.items()
+        ],
+        "client_profile": _client_profile(),
         "looks": looks,
         "command": shlex.join(run.command),
         "cores": target_cores(run),
@@ -68,15 +102,20 @@ def context(run: Run) -> dict[str, Any]:
         "failure_threshold": FAILURE_THRESHOLD,
         "generator_cpu_limit": GENERATOR_CPU_LIMIT,
         "generator_ceiling_share": GENERATOR_CEILING_SHARE,
+        "upstream_cpu_limit": UPSTREAM_CPU_LIMIT,
+        "upstream_ceiling_share": UPSTREAM_CEILING_SHARE,
+        "database_cpu_share": DATABASE_CPU_SHARE,
     }
 
 
 def sections(run: Run, looks: dict[str, Style]) -> tuple[Section, ...]:
     cores = target_cores(run)
     found = []
-    for number, results in enumerate(by_scenario(run), start=1):
+    for number, everything in enumerate(by_scenario(run), start=1):
         # Numbered, not named: a scenario name is text from a file, an id must stay an id.
         anchor = f"scenario-{number}"
+        pairs = client_section.pairs(everything, looks, anchor)
+        results = client_section.shown(everything, pairs)
         found.append(
             Section(
                 results=results,
@@ -86,9 +125,31 @@ def sections(run: Run, looks: dict[str, Style]) -> tuple[Section, ...]:
                 charts=charts.scenario_charts(results, looks, anchor, run.generator_ceiling_rps),
                 plateaus=tuple(_plateau(series, cores) for series in results.series),
                 memory=tuple(_memory(series) for series in results.series),
+                clients=pairs,
+                unranked=tuple(s.target for s in results.series if s.variant_of is not None),
             )
         )
     return tuple(found)
+
+
+def clients_used(run: Run) -> ClientsUsed | None:
+    """None when no scenario of the run calls the upstream."""
+    upstream = _upstream_scenarios()
+    calling = [c for c in run.cells if c.upstream_client or c.scenario in upstream]
+    if not calling:
+        return None
+    recorded: dict[str, list[str]] = {}
+    for cell in calling:
+        name = client_section.client(cell)
+        if name:
+            recorded.setdefault(name, []).append(cell.target)
+    unrecorded = [cell.target for cell in calling if not cell.upstream_client]
+    return ClientsUsed(
+        recorded=tuple(
+            (name, tuple(dict.fromkeys(targets))) for name, targets in sorted(recorded.items())
+        ),
+        unrecorded=tuple(dict.fromkeys(unrecorded)),
+    )
 
 
 def target_cores(run: Run) -> int:
@@ -135,3 +196,15 @@ def _catalogue_targets() -> dict[str, TargetNote]:
 @functools.cache
 def _scenario_explanations() -> dict[str, str]:
     return {name: s.explanation for name, s in scenarios.load().scenarios.items()}
+
+
+@functools.cache
+def _upstream_scenarios() -> frozenset[str]:
+    return frozenset(
+        name for name, s in scenarios.load().scenarios.items() if "upstream" in s.dependencies
+    )
+
+
+@functools.cache
+def _client_profile() -> scenarios.Profile | None:
+    return scenarios.load().profiles.get(CLIENT_PROFILE)

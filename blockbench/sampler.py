@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psutil
@@ -23,6 +24,18 @@ class Sample:
     rss_bytes: int
     threads: int
     processes: int
+
+
+def cpu_seconds(processes: Iterable[psutil.Process]) -> float:
+    """CPU seconds (user + system) the given processes have used so far; gone ones count 0."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 class TreeSampler:

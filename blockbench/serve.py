@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from blockbench import catalogue as catalogue_file
-from blockbench import pinning, supervisor
+from blockbench import pinning, services, supervisor
 from blockbench.catalogue import Catalogue, Target
 from blockbench.launch import start_target, start_upstream, stop_all
 from blockbench.pinning import CpuBudget
@@ -175,7 +175,12 @@ def _start_everything(
     served: Served, targets: Sequence[Target], ports: Ports, console: Console
 ) -> None:
     try:
-        served.upstream = start_upstream(ports.upstream, served.budget, served.run_dir)
+        served.upstream = start_upstream(
+            ports.upstream,
+            served.budget,
+            served.run_dir,
+            processes=services.upstream_processes(served.budget),
+        )
     except supervisor.StartupError as exc:
         raise ServeError(f"the upstream service did not start: {exc}") from None
     env = {"UPSTREAM_URL": served.upstream.url}

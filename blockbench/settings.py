@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from blockbench import upstream_clients
+
 DEFAULT_UPSTREAM_URL = "http://127.0.0.1:8900"
 # Requests one app process can have in flight, as its server is configured. The target
 # catalogue sets it for each target; pools are sized from it so they are never the hidden cap.
@@ -80,9 +82,19 @@ class AppSettings:
     # Threads of a2wsgi's WSGIMiddleware when Flask runs under an ASGI server (wsgi_app.asgi).
     # a2wsgi's own default is 10, a ceiling users rarely notice; the catalogue sets it.
     a2wsgi_threads: int = A2WSGI_DEFAULT_THREADS
+    # The HTTP client for upstream calls (blockbench.upstream_clients); None is the default of
+    # where the endpoints run: aiohttp on an event loop, urllib3 on threads, geventhttpclient
+    # under gevent.
+    upstream_client: str | None = None
     # What /healthz reports: the catalogue target name and its concurrency model.
     target: str | None = None
     mode: str | None = None
+
+    @property
+    def fanout_pool_size(self) -> int:
+        # The threads (or greenlets) that make a process's parallel upstream calls: as many as
+        # the HTTP pool has connections, since a call beyond that would only wait for one.
+        return self.upstream_pool_size
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AppSettings:
@@ -101,6 +113,7 @@ class AppSettings:
             endpoint_style=_choice(env, "ENDPOINT_STYLE", None, ("async", "def")),
             thread_tokens=_int(env, "THREAD_TOKENS", 40) if tokens else None,
             a2wsgi_threads=_int(env, "A2WSGI_THREADS", A2WSGI_DEFAULT_THREADS),
+            upstream_client=_choice(env, "UPSTREAM_CLIENT", None, upstream_clients.NAMES),
             target=env.get("BLOCKBENCH_TARGET") or None,
             mode=env.get("BLOCKBENCH_MODE") or None,
         )

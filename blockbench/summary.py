@@ -13,6 +13,8 @@ _MARKS = {
     "near_generator_ceiling": "near gen ceiling",
     "failures_above_threshold": "failures",
     "no_successes": "no successes",
+    "upstream_bound": "upstream bound",
+    "database_bound": "database bound",
 }
 
 
@@ -39,7 +41,12 @@ def tables(run: results.Run) -> list[Table]:
             levels_by_key.setdefault(key, []).append(result)
     out = []
     for scenario in run.scenarios:
-        cells = [cell for cell in run.cells if cell.scenario == scenario and cell.repeat == 0]
+        # Each target's first repeat, whatever the repeats are numbered from.
+        first: dict[str, results.Cell] = {}
+        for cell in sorted(run.cells, key=lambda cell: cell.repeat):
+            if cell.scenario == scenario:
+                first.setdefault(cell.target, cell)
+        cells = list(first.values())
         users = sorted({level for cell in cells for level in cell.planned_levels})
         table = Table(
             title=f"{scenario}: successful req/s at each number of users, and the share of "
@@ -65,6 +72,21 @@ def tables(run: results.Run) -> list[Table]:
     return out
 
 
+# Levels something other than the target held back, and what to say about them.
+_HELD_BACK: tuple[tuple[frozenset[str], str], ...] = (
+    (
+        frozenset({"generator_saturated", "near_generator_ceiling"}),
+        "with the load generator saturated or near its own ceiling: they are marked invalid, "
+        "not results. Add --processes or a bigger machine.",
+    ),
+    (
+        frozenset({"upstream_bound", "database_bound"}),
+        "with the upstream service or PostgreSQL at their own limit: they are marked invalid, "
+        "not results. Give that service more CPU, or measure fewer users.",
+    ),
+)
+
+
 def show(run: results.Run, console: Console) -> None:
     for table in tables(run):
         console.print(table)
@@ -73,15 +95,7 @@ def show(run: results.Run, console: Console) -> None:
             f"Load generator ceiling: {run.generator_ceiling_rps:,.0f} req/s "
             f"({run.generator_processes} Locust process(es), against the 0 ms upstream)."
         )
-    saturated = [
-        level
-        for cell in run.cells
-        for level in cell.levels
-        if {"generator_saturated", "near_generator_ceiling"} & set(level.flags)
-    ]
-    if saturated:
-        console.print(
-            f"[bold red]{len(saturated)} level(s) were measured with the load generator "
-            "saturated or near its own ceiling: they are marked invalid, not results. Add "
-            "--processes or a bigger machine.[/]"
-        )
+    for flags, warning in _HELD_BACK:
+        held = [level for cell in run.cells for level in cell.levels if flags & set(level.flags)]
+        if held:
+            console.print(f"[bold red]{len(held)} level(s) were measured {warning}[/]")

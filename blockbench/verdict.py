@@ -2,7 +2,8 @@
 
 Only valid levels count. Targets are compared at one reference concurrency, the highest level
 every target of the scenario measured validly, so no target is judged at a level another one
-could not be measured at.
+could not be measured at. Variants (a target with, say, another HTTP client) are no concurrency
+model of their own: they are never ranked, only set beside their base (client_section.py).
 """
 
 from __future__ import annotations
@@ -72,7 +73,15 @@ def reference_users(results: ScenarioResults) -> int | None:
     return max(common, default=None)
 
 
+def ranked(results: ScenarioResults) -> ScenarioResults:
+    """The scenario's targets that the verdict ranks: every one but the catalogue's variants."""
+    return ScenarioResults(
+        results.name, tuple(series for series in results.series if series.variant_of is None)
+    )
+
+
 def verdict(results: ScenarioResults) -> Verdict:
+    results = ranked(results)
     users = reference_users(results)
     at = {s.target: s.at(users) if users is not None else None for s in results.series}
     blockers = [s for s in results.series if blocking(s.model) and at[s.target] is not None]

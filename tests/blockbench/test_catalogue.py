@@ -183,12 +183,85 @@ def test_caps_list_every_limit_on_the_path() -> None:
     assert caps == {
         "server workers": (2, "target"),
         "anyio thread tokens": (6, "worker"),
-        "upstream HTTP pool": (6 * FANOUT_POOL_FACTOR, "process"),
+        "upstream HTTP pool (urllib3)": (6 * FANOUT_POOL_FACTOR, "process"),
+        "fan-out thread pool": (6 * FANOUT_POOL_FACTOR, "process"),
         "database pool": (6, "process"),
         "CPU process pool": (1, "process"),
     }
-    unbounded = {cap.name: cap.value for cap in one(model="event-loop").caps()}
+    loop = one(model="event-loop", app="starlette")
+    unbounded = {cap.name: cap.value for cap in loop.caps()}
     assert unbounded["event loop, no connection limit"] is None
+    # An event loop fans out with tasks: no pool of its own, only the HTTP pool.
+    assert not any(name.startswith("fan-out") for name in unbounded)
+    assert "upstream HTTP pool (aiohttp)" in unbounded
+    gevent = {cap.name for cap in one(model="green-threads", connections=50, bounded_by="x").caps()}
+    assert {"upstream HTTP pool (geventhttpclient)", "fan-out greenlet pool"} <= gevent
+
+
+@pytest.mark.parametrize(
+    ("name", "client"),
+    [
+        ("starlette-uvicorn", "aiohttp"),
+        ("starlette-a2wsgi", "aiohttp"),
+        ("flask-async-views", "aiohttp"),
+        ("flask-gthread", "urllib3"),
+        ("starlette-threadpool", "urllib3"),
+        ("flask-gevent", "geventhttpclient"),
+        ("starlette-uvicorn-httpx", "httpx"),
+        ("flask-gevent-httpx", "httpx"),
+    ],
+)
+def test_each_target_calls_the_upstream_with_its_models_client(name: str, client: str) -> None:
+    assert catalogue.load(cores=1).get(name).upstream_client().name == client
+
+
+def test_a_variant_is_its_base_with_more_environment_and_not_in_the_matrix() -> None:
+    shipped = catalogue.load(cores=2)
+    base, variant = shipped.get("flask-gevent"), shipped.get("flask-gevent-httpx")
+    assert variant.variant_of == "flask-gevent"
+    assert variant.command(8000) == base.command(8000)
+    assert variant.capacity == base.capacity
+    assert variant.env()["UPSTREAM_CLIENT"] == "httpx"
+    assert "UPSTREAM_CLIENT" not in base.env()
+    assert "flask-gevent-httpx" in shipped.names()
+    assert "flask-gevent-httpx" not in shipped.matrix_names()
+    assert "flask-gevent" in shipped.matrix_names()
+
+
+@pytest.mark.parametrize(
+    ("variants", "message"),
+    [
+        ({"v": "nope"}, "'nope' must name another target"),
+        ({"v": "v"}, "'v' must name another target"),
+        ({"v": "t", "w": "v"}, "'v' is a variant itself"),
+    ],
+)
+def test_a_variant_must_name_a_real_base(variants: dict[str, str], message: str) -> None:
+    text = entry() + "".join(
+        f'\n[targets.{name}]\nvariant_of = "{base}"\nexplanation = "x"\n'
+        for name, base in variants.items()
+    )
+    with pytest.raises(CatalogueError, match=message):
+        catalogue.loads(text, cores=1)
+
+
+def test_a_client_that_cannot_run_where_the_endpoints_run_is_refused() -> None:
+    with pytest.raises(CatalogueError, match="geventhttpclient.*OS threads.*urllib3"):
+        one(model="threads", threads=4, bounded_by="x", env={"UPSTREAM_CLIENT": "geventhttpclient"})
+    with pytest.raises(CatalogueError, match="UPSTREAM_CLIENT must be one of"):
+        one(env={"UPSTREAM_CLIENT": "curl-cffi"})
+
+
+def test_app_env_overrides_every_target_and_is_checked_where_used() -> None:
+    shipped = catalogue.load(cores=1).with_env({"UPSTREAM_CLIENT": "httpx"})
+    assert shipped.get("starlette-uvicorn").upstream_client().family == "async"
+    assert shipped.get("flask-gthread").upstream_client().family == "blocking"
+    pycurl = catalogue.load(cores=1).with_env({"UPSTREAM_CLIENT": "pycurl"})
+    assert pycurl.get("flask-gthread").upstream_client().name == "pycurl"
+    with pytest.raises(CatalogueError, match="--app-env for flask-gevent"):
+        catalogue.check_settings(pycurl.get("flask-gevent"), "--app-env for flask-gevent")
+    with pytest.raises(CatalogueError, match="cannot set CONCURRENCY"):
+        catalogue.load(cores=1).with_env({"CONCURRENCY": "5"})
 
 
 @pytest.mark.parametrize(

@@ -151,3 +151,63 @@ def test_interrupt_keeps_finished_levels_and_resume_completes(tmp_path: Path) ->
     assert sorted(level.users for level in resumed.cells[0].levels) == [1, 5, 10]
     assert first.read_text() == kept  # what was finished was not measured again
     assert leftovers(marker) == []
+
+
+def _run(tmp_path: Path, run_id: str, *args: str) -> tuple[int, str]:
+    marker = uuid.uuid4().hex
+    process = blockbench(
+        "run", "--results", str(tmp_path), "--run-id", run_id, "--no-report", *args,
+        marker=marker,
+    )  # fmt: skip
+    output, _ = process.communicate(timeout=RUN_TIMEOUT)
+    assert leftovers(marker) == []
+    return process.returncode, output
+
+
+def test_upstream_runs_record_the_client_the_upstreams_ceiling_and_its_load(
+    tmp_path: Path,
+) -> None:
+    code, output = _run(
+        tmp_path, "calls", "--profile", "tiny", "--scenarios", "fanout-par",
+        "--targets", "starlette-uvicorn,flask-gevent", "--levels", "5",
+        "--warmup", "0.5", "--hold", "2",
+    )  # fmt: skip
+    assert code == 0, output
+    run = results.load_run(tmp_path / "calls")
+    # The upstream's ceiling comes from its CPU per call: plausible, whatever the machine.
+    assert run.upstream_cpu_us_per_call is not None
+    assert 1 <= run.upstream_cpu_us_per_call <= 5000
+    assert run.upstream_ceiling_rps is not None and run.upstream_ceiling_rps >= 200
+    clients = {cell.target: cell.upstream_client for cell in run.cells}
+    assert clients == {"starlette-uvicorn": "aiohttp", "flask-gevent": "geventhttpclient"}
+    assert all(cell.upstream_client_version for cell in run.cells)
+    for cell in run.cells:
+        [level] = cell.levels
+        assert level.upstream is not None and level.upstream.resources is not None
+        # Four calls per request: the upstream's call rate follows the target's throughput.
+        assert level.upstream.calls_rps == pytest.approx(4 * level.rps, rel=0.01)
+        assert level.database is None
+        assert level.flags == [], level.flags
+
+
+def test_app_env_reaches_the_targets_and_a_client_that_cannot_run_is_refused_up_front(
+    tmp_path: Path,
+) -> None:
+    code, output = _run(
+        tmp_path, "httpx", "--profile", "tiny", "--scenarios", "upstream",
+        "--targets", "starlette-uvicorn", "--levels", "2", "--warmup", "0.5", "--hold", "1",
+        "--app-env", "UPSTREAM_CLIENT=httpx",
+    )  # fmt: skip
+    assert code == 0, output
+    run = results.load_run(tmp_path / "httpx")
+    assert run.app_env == {"UPSTREAM_CLIENT": "httpx"}
+    assert run.cells[0].upstream_client == "httpx"
+    assert run.cells[0].levels[0].successes > 0
+
+    code, output = _run(
+        tmp_path, "refused", "--profile", "tiny", "--scenarios", "upstream",
+        "--targets", "flask-gthread", "--app-env", "UPSTREAM_CLIENT=aiohttp",
+    )  # fmt: skip
+    assert code != 0
+    assert "UPSTREAM_CLIENT='aiohttp' cannot serve endpoints that run on OS threads" in output
+    assert not (tmp_path / "refused").exists()

@@ -70,3 +70,33 @@ def test_target_urls() -> None:
 
 def test_calibration_is_positive_and_small() -> None:
     assert 0 < plan.seconds_per_work_unit(samples=1) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("scenario", "calls"),
+    [("upstream", 1), ("fanout-seq", 4), ("fanout-par", 4), ("io-sleep", 0), ("db", 0)],
+)
+def test_upstream_calls_per_request(
+    catalogue: scenarios.Catalogue, scenario: str, calls: float
+) -> None:
+    assert plan.upstream_calls_per_request(catalogue.scenario(scenario)) == calls
+
+
+def test_a_profiles_all_means_the_matrix_without_variants(
+    catalogue: scenarios.Catalogue,
+) -> None:
+    known = [*KNOWN, "flask-gthread-httpx"]
+    steps = plan.steps(catalogue, known, KNOWN, profile="full", only_scenarios=["upstream"])
+    assert [step.target for step in steps] == KNOWN
+    named = plan.steps(catalogue, known, KNOWN, only_targets=["flask-gthread-httpx"])
+    assert {step.target for step in named} == {"flask-gthread-httpx"}
+
+
+def test_app_env() -> None:
+    assert plan.parse_app_env(["UPSTREAM_CLIENT=httpx", "X_1="]) == {
+        "UPSTREAM_CLIENT": "httpx",
+        "X_1": "",
+    }
+    for bad in ("UPSTREAM_CLIENT", "lower=1", "=x", "A-B=1"):
+        with pytest.raises(plan.PlanError, match="--app-env takes KEY=VALUE"):
+            plan.parse_app_env([bad])

@@ -148,3 +148,63 @@ def test_each_validity_rule(change: dict[str, float], flag: results.Flag) -> Non
     assert results.flags_for(**fine, generator_ceiling_rps=1000.0) == []  # type: ignore[arg-type]
     flags = results.flags_for(**{**fine, **change}, generator_ceiling_rps=1000.0)  # type: ignore[arg-type]
     assert flags == [flag]
+
+
+def _service(
+    busiest: float, mean: float, cpus: int = 1, calls: float | None = None
+) -> results.Service:
+    resources = results.Resources(
+        samples=4,
+        cpu_percent_mean=mean,
+        cpu_percent_max=busiest,
+        rss_mib_max=10.0,
+        threads_max=1,
+        processes_max=1,
+    )
+    return results.Service(
+        resources=resources, busiest_cpu_percent=busiest, cpus=cpus, calls_rps=calls
+    )
+
+
+@pytest.mark.parametrize(
+    ("upstream", "ceiling", "flagged"),
+    [
+        (_service(busiest=50, mean=40, calls=1000), 10_000.0, False),
+        (_service(busiest=92, mean=80, calls=1000), 10_000.0, True),  # its CPU is full
+        (_service(busiest=50, mean=40, calls=8500), 10_000.0, True),  # near its ceiling
+        (_service(busiest=50, mean=40, calls=8500), None, False),  # no ceiling measured
+    ],
+)
+def test_a_level_the_upstream_held_back_is_flagged(
+    upstream: results.Service, ceiling: float | None, flagged: bool
+) -> None:
+    flags = results.flags_for(
+        successes=100,
+        failure_rate=0.0,
+        rps=500.0,
+        generator_cpu=50.0,
+        generator_ceiling_rps=None,
+        upstream=upstream,
+        upstream_ceiling_rps=ceiling,
+    )
+    assert flags == (["upstream_bound"] if flagged else [])
+
+
+@pytest.mark.parametrize(
+    ("database", "flagged"),
+    [
+        (_service(busiest=95, mean=95, cpus=2), False),  # one backend busy of two CPUs
+        (_service(busiest=99, mean=185, cpus=2), True),
+        (_service(busiest=99, mean=95, cpus=1), True),
+    ],
+)
+def test_a_level_postgresql_held_back_is_flagged(database: results.Service, flagged: bool) -> None:
+    flags = results.flags_for(
+        successes=100,
+        failure_rate=0.0,
+        rps=500.0,
+        generator_cpu=50.0,
+        generator_ceiling_rps=None,
+        database=database,
+    )
+    assert flags == (["database_bound"] if flagged else [])

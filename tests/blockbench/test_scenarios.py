@@ -38,7 +38,7 @@ def test_catalogue_has_every_workload_of_the_issue(catalogue: scenarios.Catalogu
         "mixed",
         "blocking-bug",
     ]
-    assert set(catalogue.profiles) == {"quick", "full", "tiny"}
+    assert set(catalogue.profiles) == {"quick", "full", "http-client", "tiny"}
     assert catalogue.profile().name == "quick"
 
 
@@ -123,7 +123,9 @@ def test_unknown_targets_are_named_with_their_entry(catalogue: scenarios.Catalog
 
 
 def test_unknown_profile_lists_the_profiles(catalogue: scenarios.Catalogue) -> None:
-    with pytest.raises(CatalogueError, match="no profile 'quik'; the profiles: quick, full, tiny"):
+    with pytest.raises(
+        CatalogueError, match="no profile 'quik'; the profiles: quick, full, http-client, tiny"
+    ):
         catalogue.profile("quik")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from blockbench import catalogue, ceiling, stats
@@ -52,6 +52,22 @@ EFFICIENCY = {
 }
 PACKAGES = {"flask": "3.1.3", "gunicorn": "27.0.1", "locust": "2.47.0", "starlette": "1.10.0"}
 
+# The http-client profile in small: upstream on a blocking target, an event loop, and the event
+# loop's httpx variant, whose client costs so much CPU per call that it reaches a third of the
+# ceiling. The event loop's 100 users saturate the generator, so they are compared at 20.
+CLIENT_TARGETS = ("flask-gthread", "starlette-uvicorn", "starlette-uvicorn-httpx")
+CLIENT_SCENARIOS = {"upstream": (100.0, False)}
+CLIENT_EFFICIENCY = {
+    ("upstream", "flask-gthread"): 0.94,
+    ("upstream", "starlette-uvicorn"): 0.95,
+    ("upstream", "starlette-uvicorn-httpx"): 0.31,
+}
+CLIENTS = {
+    "flask-gthread": ("urllib3", "2.5.0"),
+    "starlette-uvicorn": ("aiohttp", "3.14.5"),
+    "starlette-uvicorn-httpx": ("httpx", "0.28.1"),
+}
+
 
 def make_run(
     run_id: str = "20250301-101500-synthetic",
@@ -61,30 +77,38 @@ def make_run(
     packages: Mapping[str, str] | None = None,
     rename: Mapping[str, str] | None = None,
     repeats: int = REPEATS,
+    targets: Sequence[str] = TARGETS,
+    scenarios: Mapping[str, tuple[float, bool]] = SCENARIOS,
+    efficiency: Mapping[tuple[str, str], float] = EFFICIENCY,
+    clients: Mapping[str, tuple[str, str]] | None = None,
 ) -> Run:
     """A finished run; ``speed`` scales a (scenario, target)'s throughput, as an upgrade would.
 
     ``rename`` gives targets other names in the results, e.g. hostile ones for escaping tests.
+    ``clients`` gives targets the (HTTP client, version) their cells record.
     """
     rng = random.Random(seed)
     known = catalogue.load(cores=CORES)
     names = dict(rename or {})
     cells: list[Cell] = []
-    for scenario, (service_ms, cpu_bound) in SCENARIOS.items():
-        for name in TARGETS:
+    for scenario, (service_ms, cpu_bound) in scenarios.items():
+        for name in targets:
             target = known.get(name)
-            factor = (speed or {}).get((scenario, name), 1.0) * EFFICIENCY[scenario, name]
+            factor = (speed or {}).get((scenario, name), 1.0) * efficiency[scenario, name]
+            client, version = (clients or {}).get(name, (None, None))
             for repeat in range(1, repeats + 1):
                 cell = Cell(
                     scenario=scenario,
                     target=names.get(name, name),
                     repeat=repeat,
-                    url=f"http://127.0.0.1:{8901 + TARGETS.index(name)}",
+                    url=f"http://127.0.0.1:{8901 + list(targets).index(name)}",
                     model=target.model,
                     capacity=target.capacity,
                     service_time_ms=service_ms,
                     cpu_bound=cpu_bound,
                     caps=[Cap(name=c.name, value=c.value, where=c.per) for c in target.caps()],
+                    upstream_client=client,
+                    upstream_client_version=version,
                     planned_levels=list(LEVELS),
                 )
                 levels = [_level(cell, users, factor, rng) for users in LEVELS]
@@ -96,8 +120,8 @@ def make_run(
         finished=f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}T10:19:42+00:00",
         command=["blockbench", "run", "--profile", "synthetic", "--repeat", str(repeats)],
         profile="synthetic",
-        scenarios=list(SCENARIOS),
-        targets=[names.get(name, name) for name in TARGETS],
+        scenarios=list(scenarios),
+        targets=[names.get(name, name) for name in targets],
         levels=list(LEVELS),
         warmup_s=1.0,
         hold_s=HOLD_S,
@@ -119,6 +143,23 @@ def make_run(
         cells=cells,
         aggregates=aggregate(cells),
         notes=["Synthetic results for the report tests: not a measurement."],
+    )
+
+
+def make_client_run(
+    run_id: str = "20250315-101500-clients",
+    *,
+    efficiency: Mapping[tuple[str, str], float] = CLIENT_EFFICIENCY,
+    clients: Mapping[str, tuple[str, str]] = CLIENTS,
+    targets: Sequence[str] = CLIENT_TARGETS,
+) -> Run:
+    """A run of upstream with a target and its httpx variant, as the http-client profile makes."""
+    return make_run(
+        run_id,
+        targets=targets,
+        scenarios=CLIENT_SCENARIOS,
+        efficiency=efficiency,
+        clients=clients,
     )
 
 

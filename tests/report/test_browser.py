@@ -16,7 +16,7 @@ import pytest
 from blockbench import report
 from blockbench.results import Run, save_run
 from tests.report.browser import Browser, Page
-from tests.report.synthetic import make_run
+from tests.report.synthetic import make_client_run, make_run
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "report"
 CHROMIUM = os.environ.get("BLOCKBENCH_CHROMIUM", "/usr/bin/chromium")
@@ -101,3 +101,20 @@ def test_hostile_names_stay_text_in_the_browser(browser: Browser, tmp_path: Path
     assert "<img src=x onerror=window.pwned=2>" in legend
     assert page.evaluate(HOVER).startswith("<img src=x onerror=window.pwned=2>")
     assert_clean(page, tmp_path / "reports")
+
+
+def test_the_client_section_draws_its_chart(browser: Browser, tmp_path: Path) -> None:
+    run = make_client_run()
+    save_run(tmp_path / "results" / run.run_id, run)
+    path = report.build_site(tmp_path / "results", tmp_path / "reports")
+    page = browser.open(path.as_uri())
+    page.wait_until(CHARTS_DRAWN)
+    # The scenario's four, and the one of its target beside its httpx variant.
+    assert page.evaluate("document.querySelectorAll('.chart').length") == 4 * len(run.scenarios) + 1
+    drawn = page.evaluate(
+        "document.querySelectorAll('#http-client .chart .scatterlayer .trace').length"
+    )
+    assert drawn >= 2
+    assert_clean(page, tmp_path / "reports")
+    page.evaluate("document.getElementById('http-client').scrollIntoView()")
+    page.screenshot(ARTIFACTS / "run-http-client.png")

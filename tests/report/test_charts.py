@@ -4,7 +4,7 @@ from typing import Any
 
 from blockbench import charts, palette
 from blockbench.points import scenarios
-from tests.report.synthetic import make_run
+from tests.report.synthetic import make_client_run, make_run
 
 
 def traces(figure: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -60,3 +60,22 @@ def test_every_scenario_has_four_charts_with_data() -> None:
             f"s{number}-{kind}" for kind in ("throughput", "latency", "failures", "resources")
         ]
         assert all(chart.figure["data"] for chart in found)
+
+
+def test_the_client_chart_names_each_client_and_draws_one_shared_ceiling() -> None:
+    run = make_client_run()
+    (upstream,) = scenarios(run)
+    base, variant = upstream.series[1:]
+    looks = palette.styles(run.targets)
+    clients = {base.target: "aiohttp 3.14.5", variant.target: "httpx 0.28.1"}
+    figure = charts.client_throughput((base, variant), looks, clients)
+    (line,) = traces(figure, "starlette-uvicorn: aiohttp 3.14.5")
+    (dotted,) = traces(figure, "starlette-uvicorn-httpx: httpx 0.28.1")
+    assert line["line"]["dash"] == "solid" and dotted["line"]["dash"] == "dot"
+    assert list(dotted["y"]) == [charts._round(p.aggregate.rps) for p in variant.points]
+    # Only the client differs, so both have one ceiling: drawn once.
+    names = [t.get("name", "") for t in figure["data"]]
+    ceilings = [n for n in names if n.endswith(" ceiling") and not n.startswith("dashed:")]
+    assert ceilings == ["starlette-uvicorn ceiling"]
+    (hollow,) = traces(figure, "starlette-uvicorn: not a result")
+    assert list(hollow["x"]) == [100]

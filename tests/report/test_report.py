@@ -9,12 +9,12 @@ import markupsafe
 import pytest
 from typer.testing import CliRunner
 
-from blockbench import report
+from blockbench import report, upstream_clients
 from blockbench.cli import app
 from blockbench.results import Run, save_run
 from blockbench.verdict import verdicts
 from tests.report.pages import broken_links, parse
-from tests.report.synthetic import make_run
+from tests.report.synthetic import make_client_run, make_run
 
 CHARTS = ("throughput", "latency", "failures", "resources")
 
@@ -165,14 +165,19 @@ def test_the_report_command_explains_an_unknown_run(results_dir: Path, tmp_path:
     assert not (tmp_path / "index.html").exists()
 
 
-def test_the_http_client_caveat_appears_only_with_upstream_scenarios(tmp_path: Path) -> None:
+def test_the_http_client_note_appears_only_with_upstream_scenarios(tmp_path: Path) -> None:
     plain = make_run("20250301-101500-plain")
-    upstream = plain.model_copy(
-        update={"run_id": "20250301-101500-upstream", "scenarios": [*plain.scenarios, "upstream"]}
-    )
+    upstream = make_client_run("20250301-101500-upstream")
     for run in (plain, upstream):
         save_run(tmp_path / "results" / run.run_id, run)
     report.build_site(tmp_path / "results", tmp_path / "site")
-    caveat = "also measure the HTTP client"
-    assert caveat not in (tmp_path / "site/runs/20250301-101500-plain/index.html").read_text()
-    assert caveat in (tmp_path / "site/runs/20250301-101500-upstream/index.html").read_text()
+    note = "The HTTP client of the upstream scenarios"
+    assert note not in parse(tmp_path / "site/runs/20250301-101500-plain/index.html").text
+    text = parse(tmp_path / "site/runs/20250301-101500-upstream/index.html").text
+    assert note in text
+    # Each model's default as upstream_clients has it, not as the page was once written.
+    for name in upstream_clients.DEFAULTS.values():
+        assert f"{name} for " in text
+    assert "In this run: aiohttp 3.14.5 : starlette-uvicorn httpx 0.28.1 :" in text
+    # The caveat it replaces, with its numbers from one machine, is gone.
+    assert "also measure the HTTP client" not in text

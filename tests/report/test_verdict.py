@@ -4,7 +4,7 @@ import pytest
 
 from blockbench.points import scenarios
 from blockbench.verdict import blocking, headline, reference_users, verdict, verdicts
-from tests.report.synthetic import make_run
+from tests.report.synthetic import make_client_run, make_run
 
 
 def test_blocking_models_hold_a_process_or_thread_per_request() -> None:
@@ -104,3 +104,30 @@ def test_memory_per_request_divides_by_what_was_in_flight() -> None:
     assert top.mib_per_request == pytest.approx(top.rss_mib / 3)
     # The processes were started before the load, so more requests cost it nothing.
     assert sync.marginal_mib_per_request == pytest.approx(0.0)
+
+
+def test_a_variant_is_never_ranked_even_when_it_is_fastest() -> None:
+    run = make_client_run(
+        efficiency={
+            ("upstream", "flask-gthread"): 0.5,
+            ("upstream", "starlette-uvicorn"): 0.4,
+            ("upstream", "starlette-uvicorn-httpx"): 0.6,
+        }
+    )
+    (upstream,) = scenarios(run)
+    fastest = max(upstream.series, key=lambda s: s.at(100).aggregate.rps)  # type: ignore[union-attr]
+    assert fastest.target == "starlette-uvicorn-httpx"
+    found = verdict(upstream)
+    assert [row.target for row in found.rows] == ["flask-gthread", "starlette-uvicorn"]
+    assert "httpx" not in found.sentence
+    assert found.sentence.startswith(
+        "On upstream at 100 users, starlette-uvicorn (event loop) served"
+    )
+
+
+def test_a_variant_alone_is_not_ranked_either() -> None:
+    # Without its base there is nothing to set it beside, but it is still no model of its own.
+    run = make_client_run(targets=("flask-gthread", "starlette-uvicorn-httpx"))
+    found = verdicts(run)[0]
+    assert [row.target for row in found.rows] == ["flask-gthread"]
+    assert headline(run) == found.sentence

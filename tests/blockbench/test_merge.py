@@ -1,0 +1,79 @@
+"""Merging runs: re-measured scenarios replace the base run's, everything else is kept, and the
+merged run says where each figure came from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from blockbench import merge, results
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "results"
+
+
+@pytest.fixture
+def base() -> results.Run:
+    return results.load_run(DATA / "20261125-tiny-a")
+
+
+def only(run: results.Run, scenario: str, run_id: str) -> results.Run:
+    """The run as if it had measured ``scenario`` alone, with its rps doubled to tell it apart."""
+    cells = [
+        cell.model_copy(
+            update={
+                "levels": [level.model_copy(update={"rps": level.rps * 2}) for level in cell.levels]
+            }
+        )
+        for cell in run.cells
+        if cell.scenario == scenario
+    ]
+    return run.model_copy(
+        update={"run_id": run_id, "scenarios": [scenario], "cells": cells, "command": ["again"]}
+    )
+
+
+def test_re_measured_scenarios_replace_the_base_and_the_rest_is_kept(base: results.Run) -> None:
+    update = only(base, "cpu", "new")
+    merged = merge.merge(base, [update], "merged")
+    assert merged.run_id == "merged"
+    assert merged.scenarios == base.scenarios
+    assert [c for c in merged.cells if c.scenario == "io-sleep"] == [
+        c for c in base.cells if c.scenario == "io-sleep"
+    ]
+    assert [c for c in merged.cells if c.scenario == "cpu"] == update.cells
+    cpu = [a for a in merged.aggregates if a.scenario == "cpu"]
+    before = {(a.target, a.users): a.rps for a in base.aggregates if a.scenario == "cpu"}
+    assert cpu and all(a.rps == pytest.approx(2 * before[a.target, a.users], rel=0.01) for a in cpu)
+    assert any(
+        "cpu: measured again in run new" in note and "`again`" in note for note in merged.notes
+    )
+
+
+def test_runs_that_cannot_be_merged_honestly_are_refused(base: results.Run) -> None:
+    update = only(base, "cpu", "new")
+    with pytest.raises(merge.MergeError, match="in both new and new2"):
+        merge.merge(base, [update, update.model_copy(update={"run_id": "new2"})], "m")
+    with pytest.raises(merge.MergeError, match="would not be comparable"):
+        merge.merge(base, [update.model_copy(update={"hold_s": 99.0})], "m")
+    with pytest.raises(merge.MergeError, match="is partial"):
+        merge.merge(base, [update.model_copy(update={"status": "partial"})], "m")
+
+
+def test_the_merge_command_writes_a_run_the_report_reads(tmp_path: Path, base: results.Run) -> None:
+    results.save_run(tmp_path / "base", base)
+    results.save_run(tmp_path / "new", only(base, "cpu", "new"))
+    command = [sys.executable, "-m", "blockbench.cli", "merge", "base", "new"]
+    done = subprocess.run(
+        [*command, "--run-id", "both", "--results", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert results.load_run(tmp_path / "both").run_id == "both"
+    again = subprocess.run(
+        [*command, "--run-id", "both", "--results", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert again.returncode == 2 and "exists already" in again.stderr
