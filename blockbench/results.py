@@ -197,6 +197,20 @@ class Environment(Model):
     pinning: str
 
 
+class Source(Model):
+    """One run a merged run took cells from (``blockbench merge``): what to run to get them."""
+
+    run_id: str
+    scenarios: list[str]
+    # The targets it measured those scenarios on (every pair is from this run).
+    targets: list[str]
+    command: list[str]
+    git_commit: str | None
+    git_dirty: bool | None
+    created: str
+    repeat: int
+
+
 class Run(Model):
     schema_version: int = SCHEMA_VERSION
     run_id: str
@@ -226,6 +240,8 @@ class Run(Model):
     cells: list[Cell]
     aggregates: list[Aggregate] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # Set by `blockbench merge`: the runs its cells come from, each with its own command.
+    sources: list[Source] = Field(default_factory=list)
 
 
 def flags_for(

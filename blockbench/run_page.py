@@ -94,6 +94,8 @@ def context(run: Run) -> dict[str, Any]:
         "client_profile": _client_profile(),
         "looks": looks,
         "command": shlex.join(run.command),
+        # A merged run: each source run's scenarios and its exact command.
+        "sources": [(source, shlex.join(source.command)) for source in run.sources],
         "cores": target_cores(run),
         "errors": sorted({(c.scenario, c.target, c.repeat, c.error) for c in run.cells if c.error}),
         "targets": _catalogue_targets(),

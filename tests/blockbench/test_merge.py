@@ -48,13 +48,14 @@ def test_re_measured_scenarios_replace_the_base_and_the_rest_is_kept(base: resul
     before = {(a.target, a.users): a.rps for a in base.aggregates if a.scenario == "cpu"}
     assert cpu and all(a.rps == pytest.approx(2 * before[a.target, a.users], rel=0.01) for a in cpu)
     assert any(
-        "cpu: measured again in run new" in note and "`again`" in note for note in merged.notes
+        note.startswith("cpu on ") and "run new" in note and "`again`" in note
+        for note in merged.notes
     )
 
 
 def test_runs_that_cannot_be_merged_honestly_are_refused(base: results.Run) -> None:
     update = only(base, "cpu", "new")
-    with pytest.raises(merge.MergeError, match="in both new and new2"):
+    with pytest.raises(merge.MergeError, match="cpu on flask-sync is in both new and new2"):
         merge.merge(base, [update, update.model_copy(update={"run_id": "new2"})], "m")
     with pytest.raises(merge.MergeError, match="would not be comparable"):
         merge.merge(base, [update.model_copy(update={"hold_s": 99.0})], "m")
@@ -77,3 +78,30 @@ def test_the_merge_command_writes_a_run_the_report_reads(tmp_path: Path, base: r
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert again.returncode == 2 and "exists already" in again.stderr
+
+
+def test_a_merged_run_names_the_source_of_every_cell_even_merged_again(
+    base: results.Run,
+) -> None:
+    targets = base.targets
+    once = merge.merge(base, [only(base, "cpu", "new")], "once")
+    assert [(s.run_id, s.scenarios, s.targets, s.command) for s in once.sources] == [
+        (base.run_id, ["io-sleep"], targets, base.command),
+        ("new", ["cpu"], targets, ["again"]),
+    ]
+    # Then one target's io-sleep again: only that pair changes hands.
+    one_target = only(base, "io-sleep", "newer")
+    one_target = one_target.model_copy(
+        update={
+            "cells": [c for c in one_target.cells if c.target == targets[0]],
+            "targets": [targets[0]],
+        }
+    )
+    twice = merge.merge(once, [one_target], "twice")
+    assert [(s.run_id, s.scenarios, s.targets) for s in twice.sources] == [
+        (base.run_id, ["io-sleep"], targets[1:]),
+        ("new", ["cpu"], targets),
+        ("newer", ["io-sleep"], [targets[0]]),
+    ]
+    kept = [c for c in twice.cells if c.scenario == "io-sleep" and c.target != targets[0]]
+    assert kept == [c for c in base.cells if c.scenario == "io-sleep" and c.target != targets[0]]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from blockbench.settings import FANOUT_POOL_FACTOR, AppSettings, SettingsError
+from blockbench.settings import (
+    FANOUT_POOL_FACTOR,
+    UNBOUNDED_UPSTREAM_POOL,
+    AppSettings,
+    SettingsError,
+)
 
 
 def test_defaults_work_locally() -> None:
@@ -22,6 +27,13 @@ def test_pools_follow_the_server_concurrency() -> None:
     assert settings.upstream_pool_size == 32 * FANOUT_POOL_FACTOR
     explicit = AppSettings.from_env({"CONCURRENCY": "32", "DB_POOL_SIZE": "5"})
     assert explicit.db_pool_size == 5
+
+
+def test_an_unbounded_process_gets_an_upstream_pool_no_profile_level_fills() -> None:
+    # No CONCURRENCY: a bare event loop. 1,000 users x 4 fan-out calls must not queue on it.
+    for settings in (AppSettings.from_env({}), AppSettings()):
+        assert settings.upstream_pool_size == UNBOUNDED_UPSTREAM_POOL >= 1000 * FANOUT_POOL_FACTOR
+        assert settings.db_pool_size == 100  # PostgreSQL's default max_connections
 
 
 @pytest.mark.parametrize(

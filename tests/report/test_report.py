@@ -181,3 +181,24 @@ def test_the_http_client_note_appears_only_with_upstream_scenarios(tmp_path: Pat
     assert "In this run: aiohttp 3.14.5 : starlette-uvicorn httpx 0.28.1 :" in text
     # The caveat it replaces, with its numbers from one machine, is gone.
     assert "also measure the HTTP client" not in text
+
+
+def test_a_merged_run_says_how_to_reproduce_each_of_its_scenarios(tmp_path: Path) -> None:
+    from blockbench import merge
+
+    base = make_run("20250101-000000-base")
+    scenario = base.scenarios[-1]
+    again = base.model_copy(
+        update={
+            "run_id": "20250102-000000-again",
+            "scenarios": [scenario],
+            "cells": [cell for cell in base.cells if cell.scenario == scenario],
+            "command": ["blockbench", "run", "--scenarios", scenario, "--repeat", "3"],
+        }
+    )
+    merged = merge.merge(base, [again], "20250103-000000-merged")
+    save_run(tmp_path / "results" / merged.run_id, merged)
+    text = parse(report.build_site(tmp_path / "results", tmp_path / "reports")).text
+    assert "merged (blockbench merge); each part of it was measured by its own run" in text
+    assert shlex.join(base.command) in text
+    assert f"blockbench run --scenarios {scenario} --repeat 3" in text
