@@ -199,6 +199,7 @@ def test_a_merged_run_says_how_to_reproduce_each_of_its_scenarios(tmp_path: Path
     merged = merge.merge(base, [again], "20250103-000000-merged")
     save_run(tmp_path / "results" / merged.run_id, merged)
     text = parse(report.build_site(tmp_path / "results", tmp_path / "reports")).text
-    assert "merged (blockbench merge); each part of it was measured by its own run" in text
+    assert "This run was merged" in text
+    assert "each part of it was measured by its own run" in text
     assert shlex.join(base.command) in text
     assert f"blockbench run --scenarios {scenario} --repeat 3" in text
