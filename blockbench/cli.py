@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from blockbench import upstream as upstream_service
+# Only what every image has: the bench image runs this CLI without the upstream's uvloop and
+# httptools, so the upstream module is imported by its command alone.
+from blockbench.settings import DEFAULT_UPSTREAM_HOST, DEFAULT_UPSTREAM_PORT
 
 app = typer.Typer(
     help="Measure when non-blocking (ASGI) Python servers beat blocking (WSGI) ones.",
@@ -25,11 +27,13 @@ def _group() -> None:
 
 @app.command()
 def upstream(
-    host: str = typer.Option(upstream_service.DEFAULT_HOST, help="Address to listen on."),
-    port: int = typer.Option(upstream_service.DEFAULT_PORT, help="Port to listen on."),
+    host: str = typer.Option(DEFAULT_UPSTREAM_HOST, help="Address to listen on."),
+    port: int = typer.Option(DEFAULT_UPSTREAM_PORT, help="Port to listen on."),
     processes: int = typer.Option(1, min=1, help="Event-loop processes sharing the port."),
 ) -> None:
     """Run the slow upstream service (GET /delay?ms=N answers after N ms)."""
+    from blockbench import upstream as upstream_service
+
     upstream_service.main(["--host", host, "--port", str(port), "--processes", str(processes)])
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from blockbench import upstream_clients
 
-DEFAULT_UPSTREAM_URL = "http://127.0.0.1:8900"
+DEFAULT_UPSTREAM_HOST = "127.0.0.1"
+DEFAULT_UPSTREAM_PORT = 8900
+DEFAULT_UPSTREAM_URL = f"http://{DEFAULT_UPSTREAM_HOST}:{DEFAULT_UPSTREAM_PORT}"
 # Requests one app process can have in flight, as its server is configured. The target
 # catalogue sets it for each target; pools are sized from it so they are never the hidden cap.
 DEFAULT_CONCURRENCY = 100

@@ -25,10 +25,10 @@ from urllib.parse import unquote
 import httptools
 import uvloop
 
-from blockbench import contract
+from blockbench import contract, settings
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8900
+DEFAULT_HOST = settings.DEFAULT_UPSTREAM_HOST
+DEFAULT_PORT = settings.DEFAULT_UPSTREAM_PORT
 DELAY = contract.Endpoint("delay", "/delay", "Answers after ms.", (contract.MS,))
 HEALTHZ_PATH = "/healthz"
 # The kernel caps the listen queue at net.core.somaxconn; ask for plenty so bursts of new
