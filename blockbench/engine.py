@@ -312,9 +312,19 @@ class Engine:
             self._database = services.find_database(database_url)
             if self._database is not None:
                 sampler.watch(DATABASE, self._database.pid)
+        try:
+            yield self._upstream_url(folder, sampler), database_url
+        finally:
+            self._database = None
+            if self._upstream is not None:
+                sampler.forget(UPSTREAM)
+                self._stop(self._upstream)
+                self._upstream = None
+
+    def _upstream_url(self, folder: Path, sampler: TreeSampler) -> str:
+        """The given upstream's URL, or one started here (kept in ``_upstream``, sampled)."""
         if self.options.upstream_url:
-            yield self.options.upstream_url, database_url
-            return
+            return self.options.upstream_url
         # One process per CPU it may use: the upstream shares them with the load generator.
         upstream = launch.start_upstream(
             supervisor.free_port(),
@@ -325,12 +335,7 @@ class Engine:
         self.children.append(upstream)
         self._upstream = upstream
         sampler.watch(UPSTREAM, upstream.pid)
-        try:
-            yield upstream.url, database_url
-        finally:
-            sampler.forget(UPSTREAM)
-            self._upstream = None
-            self._stop(upstream)
+        return upstream.url
 
     def _measure_upstream(
         self, run: results.Run, upstream: supervisor.ManagedProcess

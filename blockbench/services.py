@@ -49,7 +49,8 @@ def find_database(url: str) -> Database | None:
                 and connection.pid
             ):
                 process = psutil.Process(connection.pid)
-                # The listener is the postmaster; with an init wrapper, take its postgres parent.
+                # The listener is the postmaster: every backend is its child, so sampling its
+                # tree covers the server's whole CPU.
                 cpus = len(process.cpu_affinity() or []) or psutil.cpu_count() or 1
                 return Database(pid=process.pid, cpus=cpus)
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,6 +167,18 @@ def _service(
     )
 
 
+def _flags_of_a_fine_level(**services: Any) -> list[results.Flag]:
+    """The flags of a level that is fine in every other way, beside these services."""
+    return results.flags_for(
+        successes=100,
+        failure_rate=0.0,
+        rps=500.0,
+        generator_cpu=50.0,
+        generator_ceiling_rps=None,
+        **services,
+    )
+
+
 @pytest.mark.parametrize(
     ("upstream", "ceiling", "flagged"),
     [
@@ -178,15 +191,7 @@ def _service(
 def test_a_level_the_upstream_held_back_is_flagged(
     upstream: results.Service, ceiling: float | None, flagged: bool
 ) -> None:
-    flags = results.flags_for(
-        successes=100,
-        failure_rate=0.0,
-        rps=500.0,
-        generator_cpu=50.0,
-        generator_ceiling_rps=None,
-        upstream=upstream,
-        upstream_ceiling_rps=ceiling,
-    )
+    flags = _flags_of_a_fine_level(upstream=upstream, upstream_ceiling_rps=ceiling)
     assert flags == (["upstream_bound"] if flagged else [])
 
 
@@ -199,12 +204,5 @@ def test_a_level_the_upstream_held_back_is_flagged(
     ],
 )
 def test_a_level_postgresql_held_back_is_flagged(database: results.Service, flagged: bool) -> None:
-    flags = results.flags_for(
-        successes=100,
-        failure_rate=0.0,
-        rps=500.0,
-        generator_cpu=50.0,
-        generator_ceiling_rps=None,
-        database=database,
-    )
+    flags = _flags_of_a_fine_level(database=database)
     assert flags == (["database_bound"] if flagged else [])
