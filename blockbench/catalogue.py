@@ -23,6 +23,10 @@ CATALOGUE_PATH = Path(__file__).with_name("targets.toml")
 LOOPBACK = "127.0.0.1"
 
 Model = Literal["processes", "threads", "green-threads", "event-loop"]
+# Which limit a cap is, so the bounds know how a request holds it (results.Cap records it).
+CapKind = Literal[
+    "workers", "model", "http_pool", "fanout_pool", "db_pool", "process_pool", "max_connections"
+]
 MODELS: tuple[Model, ...] = ("processes", "threads", "green-threads", "event-loop")
 APPS = ("flask", "starlette")
 PLACEHOLDERS = ("python", "host", "port", "workers", "threads", "connections")
@@ -47,6 +51,8 @@ class Cap:
     # None: nothing limits it there.
     value: int | None
     per: Literal["target", "worker", "process"]
+    # Which limit it is, so the bounds (blockbench.bounds) know how a request holds it.
+    kind: CapKind
 
 
 @dataclass(frozen=True)
@@ -138,22 +144,25 @@ class Target:
 
     def caps(self) -> tuple[Cap, ...]:
         """Every limit on in-flight requests along the target's path, as the run records them."""
-        caps = [Cap("server workers", self.workers, "target")]
+        caps = [Cap("server workers", self.workers, "target", "workers")]
         if self.model == "processes":
-            caps.append(Cap("one request per worker process", 1, "worker"))
+            caps.append(Cap("one request per worker process", 1, "worker", "model"))
         else:
             label = self.bounded_by or "event loop, no connection limit"
-            caps.append(Cap(label, self.per_worker, "worker"))
+            caps.append(Cap(label, self.per_worker, "worker", "model"))
         settings = self.settings()
         client = self.upstream_client().name
-        caps.append(Cap(f"upstream HTTP pool ({client})", settings.upstream_pool_size, "process"))
+        http_pool = settings.upstream_pool_size
+        caps.append(Cap(f"upstream HTTP pool ({client})", http_pool, "process", "http_pool"))
         if not self.endpoints_async:
             # Parallel fan-out calls run on a pool of their own (an event loop needs none).
             pool = "greenlet" if self.upstream_context == "gevent" else "thread"
-            caps.append(Cap(f"fan-out {pool} pool", settings.fanout_pool_size, "process"))
+            caps.append(
+                Cap(f"fan-out {pool} pool", settings.fanout_pool_size, "process", "fanout_pool")
+            )
         caps += [
-            Cap("database pool", settings.db_pool_size, "process"),
-            Cap("CPU process pool", settings.cpu_processes, "process"),
+            Cap("database pool", settings.db_pool_size, "process", "db_pool"),
+            Cap("CPU process pool", settings.cpu_processes, "process", "process_pool"),
         ]
         return tuple(caps)
 

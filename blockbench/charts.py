@@ -45,9 +45,11 @@ def scenario_charts(
         Chart(
             f"{prefix}-throughput",
             "Throughput against concurrency",
-            "One line per target, its Little's-law ceiling dashed in the same colour; error "
-            "bars span the repeats' 95% interval. Where a line flattens against its ceiling, a "
-            "concurrency cap is the limit; flat below it, something else is.",
+            "One line per target, its tightest bound dashed in the same colour: at each level "
+            "the least of what the users, the target's threads, pools and cores, and the "
+            "services it calls allow, so it bends where what limits the target changes. Error "
+            "bars span the repeats' 95% interval. Each plateau is labelled with what limits it "
+            "where the labels fit; the hover and the caps table below name it for every target.",
             throughput(results, looks, generator_rps),
         ),
         Chart(
@@ -82,14 +84,15 @@ def throughput(
         look = looks[series.target]
         for trace in _measured(series, look, _rps, _throughput_hover, errors=True):
             figure.add_trace(trace)
-        figure.add_trace(_ceiling(series, look))
-    _legend_keys(figure, results.series, ceiling=True)
+        figure.add_trace(_bound(series, look))
+    _legend_keys(figure, results.series, bound=True)
     highest = max((p.aggregate.rps for s in results.series for p in s.points), default=0.0)
     # The generator's own limit matters only where the targets come near it.
     if generator_rps and highest >= generator_rps / 2:
         _generator_ceiling(figure, results.users, generator_rps)
     figure.update_yaxes(type="log", title_text="successful requests per second (log)")
     _log_ticks(figure)
+    _plateau_labels(figure, results.series, looks)
     return _json(figure)
 
 
@@ -203,24 +206,25 @@ def client_throughput(
     """Targets that differ in their HTTP client on one chart, each named with its client.
 
     ``clients`` gives each target's client as the legend should say it ("aiohttp 3.14.5").
-    A ceiling is drawn once for targets that share it, as they do when only the client differs.
+    A bound is drawn once for targets that share it, as they may when only the client differs.
     """
     users = tuple(sorted({point.users for s in series for point in s.points}))
     figure = go.Figure(layout=_layout(users))
-    drawn: list[list[tuple[int, float | None]]] = []
+    drawn: list[list[tuple[int, float | None, str | None]]] = []
     for item in series:
         look = looks[item.target]
         line, *others = _measured(item, look, _rps, _throughput_hover, errors=True)
         line.update(name=_plain(f"{item.target}: {clients[item.target]}"))
         for trace in (line, *others):
             figure.add_trace(trace)
-        ceiling = [(p.users, p.aggregate.ceiling_rps) for p in item.points]
-        if ceiling not in drawn:
-            drawn.append(ceiling)
-            figure.add_trace(_ceiling(item, look))
-    _legend_keys(figure, series, ceiling=True)
+        bound = [(p.users, p.aggregate.ceiling_rps, p.binding) for p in item.points]
+        if bound not in drawn:
+            drawn.append(bound)
+            figure.add_trace(_bound(item, look))
+    _legend_keys(figure, series, bound=True)
     figure.update_yaxes(type="log", title_text="successful requests per second (log)")
     _log_ticks(figure)
+    _plateau_labels(figure, series, looks)
     return _json(figure)
 
 
@@ -309,27 +313,183 @@ def _error_bars(points: Sequence[Point], valid: Sequence[bool], look: Style) -> 
     }
 
 
-def _ceiling(series: Series, look: Style) -> go.Scatter:
+def _bound(series: Series, look: Style) -> go.Scatter:
+    """The target's tightest bound at each level, as the run recorded it: the dashed line."""
     points = [p for p in series.points if p.aggregate.ceiling_rps is not None]
     return go.Scatter(
         x=[p.users for p in points],
         y=[_round(p.aggregate.ceiling_rps) for p in points],
         mode="lines",
-        name=f"{_plain(series.target)} ceiling",
+        name=f"{_plain(series.target)} bound",
         legendgroup=series.target,
         showlegend=False,
         line={"color": look.colour, "dash": "dash", "width": 1.5},
-        hovertext=[
-            _lines(
-                [
-                    series.target,
-                    f"{p.users} users: ceiling {formats.rps(p.aggregate.ceiling_rps)} req/s",
-                    f"= {p.in_flight} in flight / {formats.ms(series.cell.service_time_ms)}",
-                ]
-            )
-            for p in points
-        ],
+        hovertext=[_lines([series.target, *_bound_words(p)]) for p in points],
         hovertemplate="%{hovertext}<extra></extra>",
+    )
+
+
+def _bound_words(point: Point) -> list[str]:
+    lines = [
+        f"{point.users} users: tightest bound {formats.rps(point.aggregate.ceiling_rps)} req/s"
+    ]
+    if point.binding is not None:
+        lines.append(f"limited by {point.binding}")
+    bound = point.bound
+    if bound is not None:
+        lines.append(f"= {bound.detail}")
+    return lines
+
+
+# How the plateau labels are fitted, in pixels of the smallest plot they are drawn in: the
+# printed page's (report.js prints charts 680 px wide; the legend takes part of the height).
+_PLOT_WIDTH_PX = 590
+_PLOT_HEIGHT_PX = 250
+_LABEL_FONT = 11
+_LABEL_HEIGHT_PX = 15
+_CHAR_WIDTH_PX = 6.2
+# A label pushed further than this from its line no longer says whose it is.
+_LABEL_SHIFT_PX = 2 * _LABEL_HEIGHT_PX
+_SHARED_LABEL_COLOUR = "#444444"
+
+
+@dataclass
+class _Label:
+    """A plateau's label and the box it takes, in pixels from the plot's bottom left corner."""
+
+    series: Series
+    point: Point
+    colour: str
+    text: str
+    # Where its point lands, and whether the label reads leftwards from it.
+    x: float
+    y: float
+    leftwards: bool
+    bottom: float
+    # The other targets whose label it is too, when theirs would have said the same there.
+    shared: list[Series]
+
+    @property
+    def width(self) -> float:
+        return len(self.text) * _CHAR_WIDTH_PX
+
+    @property
+    def left(self) -> float:
+        return self.x - 4 - self.width if self.leftwards else self.x + 4
+
+    @property
+    def top(self) -> float:
+        return self.bottom + _LABEL_HEIGHT_PX
+
+    def says_the_same(self, other: _Label) -> bool:
+        return (
+            self.text == other.text
+            and self.point.users == other.point.users
+            and abs(self.bottom - other.bottom) <= _LABEL_SHIFT_PX
+        )
+
+    def overlaps(self, other: _Label) -> bool:
+        return (
+            self.left < other.left + other.width
+            and other.left < self.left + self.width
+            and self.bottom < other.top
+            and other.bottom < self.top
+        )
+
+
+def _plateau_labels(figure: go.Figure, series: Sequence[Series], looks: dict[str, Style]) -> None:
+    """Name what limits each target, above its last valid level, in the target's colour.
+
+    Labels that would overlap are stacked, and lines that meet the same limit at one level
+    share one; where a label would end too far from its line to be read as its own, none is
+    drawn, and the hover and the caps table below the chart say it instead.
+    """
+    for label in _fitted(figure, series, looks) or ():
+        figure.add_annotation(
+            # On log axes Plotly places annotations in log10 units.
+            x=math.log10(label.point.users),
+            y=math.log10(label.point.aggregate.rps),
+            xanchor="right" if label.leftwards else "left",
+            yanchor="bottom",
+            xshift=-4 if label.leftwards else 4,
+            yshift=label.bottom - label.y,
+            text=_plain(label.text),
+            showarrow=False,
+            font={"color": _legible(label.colour), "size": _LABEL_FONT},
+            bgcolor="rgba(255, 255, 255, 0.8)",
+            hovertext=_lines(_label_hover(label)),
+        )
+
+
+def _fitted(
+    figure: go.Figure, series: Sequence[Series], looks: dict[str, Style]
+) -> list[_Label] | None:
+    placed: list[_Label] = []
+    candidates = [label for s in series if (label := _label(figure, s, looks[s.target]))]
+    for label in sorted(candidates, key=lambda label: label.bottom):
+        # Lines that meet the same limit at one level, close together, share one label.
+        same = next((other for other in placed if other.says_the_same(label)), None)
+        if same is not None:
+            same.shared.append(label.series)
+            same.colour = _SHARED_LABEL_COLOUR
+            continue
+        while clash := next((other for other in placed if other.overlaps(label)), None):
+            label.bottom = clash.top + 1
+        else:
+            if label.bottom - label.y > _LABEL_SHIFT_PX:
+                return None
+            placed.append(label)
+    return placed
+
+
+def _label(figure: go.Figure, series: Series, look: Style) -> _Label | None:
+    point = next((p for p in reversed(series.valid_points) if p.binding), None)
+    if point is None or point.aggregate.rps <= 0:
+        return None
+    text = f"limited by {point.binding}"
+    x, y = _position(figure, point)
+    # Above its point and to the left, where its line comes from; rightwards at the left edge.
+    leftwards = x - 4 - len(text) * _CHAR_WIDTH_PX >= 0
+    return _Label(series, point, look.colour, text, x, y, leftwards, y + 3, [])
+
+
+def _legible(colour: str) -> str:
+    """The colour, darkened until text in it stands out on white (WCAG's 3:1 for large text):
+    Okabe and Ito's yellow, orange and sky blue are lines, not letters, as they are."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+
+    def luminance(rgb: list[float]) -> float:
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    if 1.05 / (luminance(channels) + 0.05) >= 3:
+        return colour
+    while 1.05 / (luminance(channels) + 0.05) < 3:
+        channels = [c * 0.9 for c in channels]
+    return "#" + "".join(f"{round(c * 255):02x}" for c in channels)
+
+
+def _label_hover(label: _Label) -> list[str]:
+    lines = []
+    for series in (label.series, *label.shared):
+        point = series.at(label.point.users)
+        if point is not None:
+            lines += [series.target, *_bound_words(point)]
+    return lines
+
+
+def _position(figure: go.Figure, point: Point) -> tuple[float, float]:
+    """Where a point lands in the smallest plot drawn, both axes being logarithmic."""
+    xs = [x for trace in figure.data if trace.x is not None for x in trace.x if x]
+    ys = [y for trace in figure.data if trace.y is not None for y in trace.y if y and y > 0]
+
+    def share(value: float, values: Sequence[float]) -> float:
+        low, high = math.log10(min(values)), math.log10(max(values))
+        return 0.5 if high == low else (math.log10(value) - low) / (high - low)
+
+    return (
+        share(point.users, xs) * _PLOT_WIDTH_PX,
+        share(point.aggregate.rps, ys) * _PLOT_HEIGHT_PX,
     )
 
 
@@ -359,15 +519,15 @@ def _generator_ceiling(figure: go.Figure, users: Sequence[int], rps: float) -> N
     )
 
 
-def _legend_keys(figure: go.Figure, series: Iterable[Series], *, ceiling: bool = False) -> None:
+def _legend_keys(figure: go.Figure, series: Iterable[Series], *, bound: bool = False) -> None:
     """Legend entries for the encodings, so a printed chart still explains itself."""
-    if ceiling:
+    if bound:
         figure.add_trace(
             go.Scatter(
                 x=[None],
                 y=[None],
                 mode="lines",
-                name="dashed: Little's-law ceiling",
+                name="dashed: the tightest bound (what limits it: in the hover)",
                 line={"color": "#555555", "dash": "dash", "width": 1.5},
                 hoverinfo="skip",
             )
@@ -495,8 +655,9 @@ def _throughput_hover(series: Series, point: Point) -> list[str]:
             f"({a.repeats} repeats)"
         )
     if a.ceiling_rps is not None:
+        limit = f" ({point.binding})" if point.binding else ""
         lines.append(
-            f"ceiling {formats.rps(a.ceiling_rps)} req/s, "
+            f"tightest bound {formats.rps(a.ceiling_rps)} req/s{limit}, "
             f"efficiency {formats.percent(a.efficiency)}"
         )
     if point.valid:

@@ -131,7 +131,7 @@ def _pair(
             f"{anchor}-throughput",
             f"{scenario}: {base.target} with {first.client} and with {second.client}",
             "Successful requests per second against concurrency, one line per client (the "
-            "variant dotted), their Little's-law ceiling dashed; hollow grey markers are levels "
+            "variant dotted), their tightest bound dashed; hollow grey markers are levels "
             "that are not results.",
             charts.client_throughput(
                 (base, variant), looks, {s.target: s.client for s in (first, second)}

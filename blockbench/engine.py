@@ -23,8 +23,9 @@ from types import FrameType
 import psycopg
 
 from blockbench import (
+    bounds,
     catalogue,
-    ceiling,
+    contract,
     environment,
     launch,
     loadgen,
@@ -117,7 +118,6 @@ class Engine:
         self._catalogue = catalogue.load(cores=options.target_cores or self.budget.cores)
         self.targets = self._catalogue.with_env(options.app_env)
         self.scenarios = scenarios.load()
-        self.work_unit_s = plan.seconds_per_work_unit()
         self.children: list[supervisor.Child] = []
         # The services beside the targets, while a run has them (sampled under these names).
         self._upstream: supervisor.ManagedProcess | None = None
@@ -174,8 +174,11 @@ class Engine:
 
     def _cell(self, step: plan.Step) -> results.Cell:
         target = self.targets.get(step.target)
-        seconds, cpu_bound = plan.service_time(step.scenario, self.work_unit_s)
-        caps = [results.Cap(name=c.name, value=c.value, where=c.per) for c in target.caps()]
+        wait = bounds.RequestPath.of(step.scenario).wait_s
+        cpu_bound = all(request.endpoint is contract.CPU for request in step.scenario.requests)
+        caps = [
+            results.Cap(name=c.name, value=c.value, where=c.per, kind=c.kind) for c in target.caps()
+        ]
         client = target.upstream_client() if "upstream" in step.scenario.dependencies else None
         return results.Cell(
             scenario=step.scenario.name,
@@ -185,7 +188,7 @@ class Engine:
             external=step.target in self.options.target_urls,
             model=target.model,
             capacity=target.capacity,
-            service_time_ms=round(seconds * 1000, 3),
+            service_time_ms=round(wait * 1000, 3),
             cpu_bound=cpu_bound,
             caps=caps,
             upstream_client=client.name if client else None,
@@ -269,8 +272,13 @@ class Engine:
         try:
             with (
                 _sigterm_stops(),
-                TreeSampler() as sampler,
+                TreeSampler(cpus=self.budget.cpus) as sampler,
                 self._services(run, folder, sampler) as urls,
+                # The harness and the database keep off the targets' cores, so the kernel's
+                # busy time of those cores is the targets' alone (the utilisation-law check).
+                pinning.off_the_targets(
+                    self.budget, [self._database.pid] if self._database else []
+                ),
             ):
                 upstream_url, database_url = urls
                 if self.options.measure_generator and run.generator_ceiling_rps is None:
@@ -369,7 +377,12 @@ class Engine:
         except psycopg.Error as exc:
             raise EngineError(f"cannot reach the database at DATABASE_URL: {exc}") from exc
         assert row is not None
-        cap = results.Cap(name="PostgreSQL max_connections", value=int(row[0]), where="database")
+        cap = results.Cap(
+            name="PostgreSQL max_connections",
+            value=int(row[0]),
+            where="database",
+            kind="max_connections",
+        )
         cells = [
             cell.model_copy(update={"caps": [*cell.caps, cap]})
             if "database" in self.scenarios.scenario(cell.scenario).dependencies
@@ -399,7 +412,7 @@ class Engine:
                 f"{locust.failure() or 'Locust reported no level'}"
             )
         record = records[0]
-        rps = (record.requests - record.failures) / record.window_s
+        rps = record.rate_rps or (record.requests - record.failures) / record.window_s
         return run.model_copy(update={"generator_ceiling_rps": round(rps, 1)})
 
     def _run_cell(
@@ -440,9 +453,7 @@ class Engine:
 
         def record(level: loadgen.LevelRecord) -> None:
             nonlocal cell
-            result = self._level_result(
-                cell, level, sampler, locust, run.generator_ceiling_rps, run.upstream_ceiling_rps
-            )
+            result = self._level_result(run, cell, level, sampler, locust)
             results.save_level(folder, cell, result)
             cell = cell.model_copy(update={"levels": [*cell.levels, result]})
             results.save_run(folder, _replace_cell(run, index, cell))
@@ -518,41 +529,27 @@ class Engine:
 
     def _level_result(
         self,
+        run: results.Run,
         cell: results.Cell,
         level: loadgen.LevelRecord,
         sampler: TreeSampler,
         locust: loadgen.LocustRun,
-        generator_ceiling_rps: float | None,
-        upstream_ceiling_rps: float | None = None,
     ) -> results.LevelResult:
         histogram = level.histogram
         successes = level.requests - level.failures
         window = max(level.window_s, 1e-9)
-        rps = successes / window
-        failures = loadgen.classify(level.errors)
+        # Each user's completions over the time between its first and its last (Locust's
+        # sweep shape): a plain count over the window is off by up to one request per user.
+        rps = level.rate_rps if level.rate_rps is not None else successes / window
         failure_rate = level.failures / level.requests if level.requests else 0.0
-        cores = self.budget.cores if cell.cpu_bound else None
-        limit = ceiling.ceiling_rps(level.level, cell.capacity, cell.service_time_ms / 1000, cores)
         busiest = [
             sampler.busiest(f"generator-{n}", level.started, level.ended)
             for n in range(len(locust.pids))
         ]
         generator_cpu = max((b for b in busiest if b is not None), default=None)
-        saturated = generator_cpu is not None and generator_cpu >= results.GENERATOR_CPU_LIMIT
         scenario = self.scenarios.scenario(cell.scenario)
-        upstream = self._service_during(UPSTREAM, sampler, level, scenario, rps)
-        database = self._service_during(DATABASE, sampler, level, scenario, rps)
-        flags = results.flags_for(
-            successes=successes,
-            failure_rate=failure_rate,
-            rps=rps,
-            generator_cpu=generator_cpu,
-            generator_ceiling_rps=generator_ceiling_rps,
-            upstream=upstream,
-            upstream_ceiling_rps=upstream_ceiling_rps,
-            database=database,
-        )
-        return results.LevelResult(
+        resources = sampler.summary(results.cell_key(cell), level.started, level.ended)
+        measured = results.LevelResult(
             scenario=cell.scenario,
             target=cell.target,
             repeat=cell.repeat,
@@ -568,21 +565,31 @@ class Engine:
                 max=float(max(histogram)) if histogram else None,
                 mean=_rounded(stats.mean(histogram)),
             ),
-            failures=failures,
+            failures=loadgen.classify(level.errors),
             failure_rate=round(failure_rate, 5),
-            ceiling_rps=_rounded(limit),
-            efficiency=_rounded(ceiling.efficiency(rps, limit), 4),
-            target_resources=sampler.summary(results.cell_key(cell), level.started, level.ended),
+            ceiling_rps=None,
+            efficiency=None,
+            mix=dict(level.mix),
+            # The kernel's view of the target's cores, where the target is ours: a target
+            # given by URL may run anywhere.
+            target_cpu_utilisation=(
+                _rounded(sampler.cpus_busy(level.started, level.ended), 4)
+                if resources is not None
+                else None
+            ),
+            target_resources=resources,
             generator=results.Generator(
                 processes=len(locust.pids),
                 cpu_percent_max=_rounded(generator_cpu, 1),
-                saturated=saturated,
+                saturated=generator_cpu is not None
+                and generator_cpu >= results.GENERATOR_CPU_LIMIT,
             ),
-            upstream=upstream,
-            database=database,
-            flags=flags,
+            upstream=self._service_during(UPSTREAM, sampler, level, scenario, rps),
+            database=self._service_during(DATABASE, sampler, level, scenario, rps),
+            flags=[],
             histogram=histogram,
         )
+        return judge(run, cell, measured, scenario)
 
     def _service_during(
         self,
@@ -598,7 +605,7 @@ class Engine:
             if "upstream" not in scenario.dependencies or self._upstream is None:
                 return None
             cpus = services.upstream_cpus(self.budget)
-            calls: float | None = rps * plan.upstream_calls_per_request(scenario)
+            calls: float | None = rps * bounds.RequestPath.of(scenario).upstream_calls
         else:
             if "database" not in scenario.dependencies or self._database is None:
                 return None
@@ -660,9 +667,15 @@ def aggregate(cells: Sequence[results.Cell]) -> list[results.Aggregate]:
                 p99_ms=_median([level.latency.p99 for level in chosen]),
                 efficiency=_median([level.efficiency for level in chosen]),
                 ceiling_rps=_median([level.ceiling_rps for level in chosen]),
+                binding=_most_common([level.binding for level in chosen]),
             )
         )
     return aggregates
+
+
+def _most_common(values: Sequence[str | None]) -> str | None:
+    present = [value for value in values if value is not None]
+    return statistics.mode(present) if present else None
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -670,36 +683,57 @@ def _median(values: Sequence[float | None]) -> float | None:
     return round(statistics.median(present), 4) if present else None
 
 
-def revalidate(run: results.Run) -> results.Run:
-    """Apply the current validity rules to every stored level, saying so if that changes any.
+def judge(
+    run: results.Run, cell: results.Cell, level: results.LevelResult, scenario: scenarios.Scenario
+) -> results.LevelResult:
+    """The level with its bounds and its validity flags computed from what it measured: the
+    engine applies this as it measures, and again (revalidate) when a run ends."""
+    found = bounds.for_level(run, cell, level, scenario)
+    tightest = bounds.binding(found)
+    demand = bounds.cpu_demand_s(level)
+    level = level.model_copy(
+        update={
+            "bounds": found,
+            "binding": tightest.name if tightest else None,
+            "ceiling_rps": tightest.rps if tightest else None,
+            "efficiency": _rounded(bounds.efficiency(level.rps, found), 4),
+            "target_cpu_demand_ms": _rounded(demand * 1000 if demand else None, 3),
+        }
+    )
+    flags = results.flags_for(
+        successes=level.successes,
+        failure_rate=level.failure_rate,
+        rps=level.rps,
+        generator_cpu=level.generator.cpu_percent_max,
+        generator_ceiling_rps=run.generator_ceiling_rps,
+        upstream=level.upstream,
+        upstream_ceiling_rps=run.upstream_ceiling_rps,
+        database=level.database,
+        utilisation=results.UtilisationLaw.of(level, bounds.target_cores(run)),
+    )
+    return level.model_copy(update={"flags": flags})
 
-    A run recorded by an older blockbench is then judged like a new one when it is resumed.
-    """
+
+def revalidate(run: results.Run, catalogue: scenarios.Catalogue | None = None) -> results.Run:
+    """Apply the current bounds and validity rules to every stored level, saying so if that
+    changes any. A run recorded by an older blockbench is then judged like a new one."""
+    catalogue = catalogue or scenarios.load()
     changed = 0
     cells = []
     for cell in run.cells:
+        scenario = catalogue.scenario(cell.scenario)
         levels = []
         for level in cell.levels:
-            flags = results.flags_for(
-                successes=level.successes,
-                failure_rate=level.failure_rate,
-                rps=level.rps,
-                generator_cpu=level.generator.cpu_percent_max,
-                generator_ceiling_rps=run.generator_ceiling_rps,
-                upstream=level.upstream,
-                upstream_ceiling_rps=run.upstream_ceiling_rps,
-                database=level.database,
-            )
-            if flags != level.flags:
+            judged = judge(run, cell, level, scenario)
+            if judged != level:
                 changed += 1
-                level = level.model_copy(update={"flags": flags})
-            levels.append(level)
+            levels.append(judged)
         cells.append(cell.model_copy(update={"levels": levels}))
     if not changed:
         return run
     note = (
-        f"Validity re-checked with the rules of blockbench {environment.blockbench_commit(REPO)}: "
-        f"the flags of {changed} level(s) changed."
+        f"Bounds and validity re-computed with the rules of blockbench "
+        f"{environment.blockbench_commit(REPO)}: {changed} level(s) changed."
     )
     return run.model_copy(update={"cells": cells, "notes": [*run.notes, note]})
 

@@ -40,6 +40,12 @@ class LevelRecord:
     failures: int
     histogram: dict[int, int]
     errors: dict[str, int] = field(default_factory=dict)
+    # Successful requests per second, each user's counted from its first to its last completion
+    # (blockbench.completions), free of a fixed window's edge error; None from older lines.
+    rate_rps: float | None = None
+    # Successful requests per endpoint path: the mix actually sent, which a mixed scenario's
+    # bound depends on; empty from older lines.
+    mix: dict[str, int] = field(default_factory=dict)
 
 
 def share(users: int, processes: int, index: int) -> int:
@@ -80,6 +86,8 @@ def parse_record(line: str) -> tuple[int, LevelRecord]:
     total = data["total"]
     histogram = {int(ms): int(count) for ms, count in total["response_times"].items()}
     errors = {error["error"]: int(error["occurrences"]) for error in data["errors"]}
+    rate = data.get("rate")
+    mix = {str(path): int(count) for path, count in data.get("mix", {}).items()}
     return int(data["index"]), LevelRecord(
         level=int(data["level"]),
         started=float(data["started"]),
@@ -89,15 +97,15 @@ def parse_record(line: str) -> tuple[int, LevelRecord]:
         failures=int(total["num_failures"]),
         histogram=histogram,
         errors=errors,
+        rate_rps=None if rate is None else float(rate),
+        mix=mix,
     )
 
 
 def combine(records: Sequence[LevelRecord], level: int) -> LevelRecord:
-    """The processes' records of one level as one: counts and histograms summed."""
-    errors: dict[str, int] = {}
-    for record in records:
-        for message, count in record.errors.items():
-            errors[message] = errors.get(message, 0) + count
+    """The processes' records of one level as one: counts, histograms and rates summed (the rate
+    is None unless every process gave one)."""
+    rates = [r.rate_rps for r in records]
     return LevelRecord(
         level=level,
         started=min(r.started for r in records),
@@ -106,7 +114,9 @@ def combine(records: Sequence[LevelRecord], level: int) -> LevelRecord:
         requests=sum(r.requests for r in records),
         failures=sum(r.failures for r in records),
         histogram=merge([r.histogram for r in records]),
-        errors=errors,
+        errors=merge([r.errors for r in records]),
+        rate_rps=None if None in rates else sum(r for r in rates if r is not None),
+        mix=merge([r.mix for r in records]),
     )
 
 

@@ -9,14 +9,17 @@ Children inherit the affinity, so every worker a server forks stays inside the b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import psutil
 
 TARGET_CPUS_ENV = "BLOCKBENCH_TARGET_CPUS"
 Method = Literal["taskset", "sched_setaffinity", "none"]
@@ -69,6 +72,38 @@ class CpuBudget:
         if not self.rest:
             return list(command)
         return CpuBudget(self.rest, (), self.method, self.source).wrap(command)
+
+
+@contextlib.contextmanager
+def off_the_targets(budget: CpuBudget, pids: Sequence[int] = ()) -> Iterator[None]:
+    """While inside: this process (every thread of it, the harness) and the process trees of
+    ``pids`` (a database the targets use) run only on the CPUs the targets do not use, so the
+    targets' cores carry the targets alone; their affinity is restored on the way out.
+
+    Best effort: a process we may not move (another user's, without root) stays where it is,
+    and the utilisation-law check (the kernel's busy time of the targets' cores against the
+    targets' own CPU) flags any level where that mattered.
+    """
+    if not budget.rest or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    moved: dict[int, set[int]] = {}
+    tasks = [int(task) for task in os.listdir("/proc/self/task")]
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            tasks += [root.pid, *(child.pid for child in root.children(recursive=True))]
+    for task in tasks:
+        with contextlib.suppress(OSError):
+            previous = os.sched_getaffinity(task)
+            os.sched_setaffinity(task, budget.rest)
+            moved[task] = previous
+    try:
+        yield
+    finally:
+        for task, previous in moved.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(task, previous)
 
 
 def parse_cpus(text: str) -> tuple[int, ...]:

@@ -1,19 +1,13 @@
 """What a run will do, before it does it: which scenario runs on which target, in what order,
-through which levels, and the latency each ceiling is computed from."""
+and through which levels."""
 
 from __future__ import annotations
 
 import re
-import statistics
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from blockbench import contract, scenarios
-from blockbench.cpu import spin
-
-# Long enough to time reliably, short enough to repeat: about 20 ms of CPU here.
-_CALIBRATION_WORK = 200_000
+from blockbench import scenarios
 
 
 class PlanError(ValueError):
@@ -28,51 +22,6 @@ class Step:
     target: str
     repeat: int
     sweep: scenarios.Sweep
-
-
-def seconds_per_work_unit(samples: int = 5) -> float:
-    """What one unit of /cpu work costs on this machine (the median of a few timings)."""
-    timings = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        spin(_CALIBRATION_WORK)
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings) / _CALIBRATION_WORK
-
-
-def request_seconds(request: scenarios.Request, work_unit_s: float) -> float:
-    """The least time one request of the scenario takes: its waits, or its CPU work."""
-    params = request.params
-    if request.endpoint is contract.CPU:
-        return int(params["work"]) * work_unit_s
-    ms = int(params.get("ms", 0))
-    if request.endpoint is contract.IO_FANOUT and params["mode"] == "seq":
-        return int(params["n"]) * ms / 1000
-    return ms / 1000
-
-
-def service_time(scenario: scenarios.Scenario, work_unit_s: float) -> tuple[float, bool]:
-    """The scenario's mean request latency for the ceiling, and whether it is CPU-bound.
-
-    A CPU-bound scenario is also capped by the cores the target may use: no server serves
-    more CPU work at once than it has CPUs.
-    """
-    weights = [request.weight for request in scenario.requests]
-    seconds = [request_seconds(request, work_unit_s) for request in scenario.requests]
-    mean = sum(w * s for w, s in zip(weights, seconds, strict=True)) / sum(weights)
-    cpu_bound = all(request.endpoint is contract.CPU for request in scenario.requests)
-    return mean, cpu_bound
-
-
-def upstream_calls_per_request(scenario: scenarios.Scenario) -> float:
-    """How many upstream calls the scenario's requests make on average (fan-out makes n)."""
-    calls = 0.0
-    for request in scenario.requests:
-        if request.endpoint is contract.IO_UPSTREAM:
-            calls += request.weight
-        elif request.endpoint is contract.IO_FANOUT:
-            calls += request.weight * int(request.params["n"])
-    return calls / sum(request.weight for request in scenario.requests)
 
 
 def sweep_for(

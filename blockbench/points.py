@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from blockbench import catalogue, ceiling, formats
+from blockbench import catalogue, formats
 from blockbench.results import (
     DATABASE_CPU_SHARE,
     FAILURE_THRESHOLD,
@@ -21,12 +22,15 @@ from blockbench.results import (
     GENERATOR_CPU_LIMIT,
     UPSTREAM_CEILING_SHARE,
     UPSTREAM_CPU_LIMIT,
+    UTILISATION_LAW_TOLERANCE,
     Aggregate,
+    Bound,
     Cell,
     Flag,
     LevelResult,
     Run,
     Service,
+    UtilisationLaw,
 )
 
 
@@ -36,10 +40,34 @@ class Point:
     # Every repeat of this level, valid or not, in repeat order.
     repeats: tuple[LevelResult, ...]
     capacity: int | None
+    # The cores the target could use, for the utilisation law's words.
+    cores: int = 1
 
     @property
     def users(self) -> int:
         return self.aggregate.users
+
+    @property
+    def binding(self) -> str | None:
+        """What limits the level: the run's word for it, else the one its repeats name most."""
+        if self.aggregate.binding is not None:
+            return self.aggregate.binding
+        named = Counter(level.binding for level in self.counted if level.binding)
+        return named.most_common(1)[0][0] if named else None
+
+    @property
+    def bound(self) -> Bound | None:
+        """The binding bound as a repeat recorded it, with its arithmetic: of the repeats it
+        binds, the one nearest the aggregate's median. None where no bound was recorded."""
+        found = [
+            level.bounds[0]
+            for level in self.counted
+            if level.bounds and level.bounds[0].name == self.binding
+        ]
+        median = self.aggregate.ceiling_rps
+        if not found or median is None:
+            return found[0] if found else None
+        return min(found, key=lambda bound: abs(bound.rps - median))
 
     @property
     def valid(self) -> bool:
@@ -60,7 +88,7 @@ class Point:
         for flag in [*_FLAG_ORDER, *sorted(raised - set(_FLAG_ORDER))]:
             flagged = [level for level in self.repeats if flag in level.flags]
             if flagged:
-                text = _reason(flag, flagged)
+                text = _reason(flag, flagged, self.cores)
                 if len(flagged) < len(self.repeats):
                     text += f" in {len(flagged)} of {len(self.repeats)} repeats"
                 reasons.append(text)
@@ -114,7 +142,7 @@ class Point:
     @property
     def in_flight(self) -> int:
         """Requests the target held at once: the users, unless its capacity is smaller."""
-        return ceiling.in_flight(self.users, self.capacity)
+        return self.users if self.capacity is None else min(self.users, self.capacity)
 
     @property
     def mib_per_request(self) -> float | None:
@@ -190,6 +218,7 @@ class ScenarioResults:
 
 def scenarios(run: Run) -> tuple[ScenarioResults, ...]:
     """The run by scenario in the run's order, each target in the run's order."""
+    cores = len(run.environment.target_cpus or []) or 1
     cells: dict[tuple[str, str], list[Cell]] = {}
     for cell in sorted(run.cells, key=lambda cell: cell.repeat):
         cells.setdefault((cell.scenario, cell.target), []).append(cell)
@@ -200,7 +229,7 @@ def scenarios(run: Run) -> tuple[ScenarioResults, ...]:
     for scenario in _ordered(run.scenarios, (cell.scenario for cell in run.cells)):
         targets = _ordered(run.targets, (t for s, t in cells if s == scenario))
         series = tuple(
-            _series(cells[scenario, target], aggregates.get((scenario, target), []))
+            _series(cells[scenario, target], aggregates.get((scenario, target), []), cores)
             for target in targets
             if (scenario, target) in cells
         )
@@ -208,7 +237,7 @@ def scenarios(run: Run) -> tuple[ScenarioResults, ...]:
     return tuple(found)
 
 
-def _series(cells: list[Cell], aggregates: list[Aggregate]) -> Series:
+def _series(cells: list[Cell], aggregates: list[Aggregate], cores: int) -> Series:
     first = cells[0]
     points = tuple(
         Point(
@@ -217,6 +246,7 @@ def _series(cells: list[Cell], aggregates: list[Aggregate]) -> Series:
                 level for cell in cells for level in cell.levels if level.users == aggregate.users
             ),
             first.capacity,
+            cores,
         )
         for aggregate in aggregates
     )
@@ -237,10 +267,11 @@ _FLAG_ORDER: tuple[Flag, ...] = (
     "near_generator_ceiling",
     "upstream_bound",
     "database_bound",
+    "utilisation_law_off",
 )
 
 
-def _reason(flag: str, levels: list[LevelResult]) -> str:
+def _reason(flag: str, levels: list[LevelResult], cores: int) -> str:
     """A flag in words; one without words here is shown by its name, never as another's."""
     if flag == "no_successes":
         return "no request succeeded"
@@ -279,6 +310,20 @@ def _reason(flag: str, levels: list[LevelResult]) -> str:
             f"PostgreSQL's CPU was saturated ({formats.percent(share)} of its CPUs, limit "
             f"{formats.percent(DATABASE_CPU_SHARE)}): the database, not the target, may have "
             "been the limit"
+        )
+    if flag == "utilisation_law_off":
+        laws = [law for level in levels if (law := UtilisationLaw.of(level, cores))]
+        measured = ""
+        if laws:
+            law = max(laws, key=lambda law: abs(law.kernel_cores - law.target_cores))
+            measured = (
+                f" (the kernel counted {law.kernel_cores:.2f} of the target's cores busy, its "
+                f"processes used {law.target_cores:.2f})"
+            )
+        return (
+            f"the utilisation law does not hold: the target's CPU by the kernel and by its own "
+            f"processes differ by more than {formats.percent(UTILISATION_LAW_TOLERANCE)}"
+            f"{measured}, so a measurement is wrong"
         )
     return f"flagged {flag.replace('_', ' ')}"
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, SpinnerColumn, TextColumn
 from rich.progress import Progress as RichProgress
 
-from blockbench import results, scenarios
+from blockbench import formats, results, scenarios
 
 
 class Progress:
@@ -72,15 +72,24 @@ class Progress:
 
     def level(self, level: results.LevelResult) -> None:
         # Printed with or without the bar: a log of a run in CI or a container wants them too.
-        ceiling = f"{level.ceiling_rps:.0f}" if level.ceiling_rps is not None else "-"
-        efficiency = f"{level.efficiency:.2f}" if level.efficiency is not None else "-"
-        p99 = f"{level.latency.p99:.0f} ms" if level.latency.p99 is not None else "-"
-        flags = f"  [bold red]{', '.join(level.flags)}[/]" if level.flags else ""
-        self.console.print(
-            f"  {level.scenario} · {level.target} · {level.users:>4} users: "
-            f"{level.rps:8.1f} req/s (ceiling {ceiling}, efficiency {efficiency}), "
-            f"p99 {p99}{flags}"
-        )
+        for line in level_lines(level):
+            self.console.print(line, highlight=False)
 
     def warn(self, text: str) -> None:
         self.console.print(f"[bold yellow]warning:[/] {text}", highlight=False)
+
+
+def level_lines(level: results.LevelResult) -> list[str]:
+    """A finished level in lines that fit 80 columns: what it served, and against what."""
+    lines = [
+        f"  {level.scenario} · {level.target} · {level.users:>4} users: "
+        f"{formats.rps(level.rps)} req/s, p99 {formats.ms(level.latency.p99)}"
+    ]
+    if level.ceiling_rps is not None:
+        binding = f" {level.binding}" if level.binding else ""
+        efficiency = f"{level.efficiency:.2f}" if level.efficiency is not None else "-"
+        bound = formats.rps(level.ceiling_rps)
+        lines.append(f"      (bound {bound}{binding}, efficiency {efficiency})")
+    if level.flags:
+        lines.append(f"      [bold red]not a result: {', '.join(level.flags)}[/]")
+    return lines

@@ -21,6 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from blockbench.catalogue import CapKind
+
 SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
 LEVELS_DIR = "levels"
@@ -38,6 +40,13 @@ UPSTREAM_CPU_LIMIT = 90.0
 UPSTREAM_CEILING_SHARE = 0.8
 # PostgreSQL's whole process tree at this share of the CPUs it may use.
 DATABASE_CPU_SHARE = 0.9
+# The utilisation law (U = X x D) checked with two instruments: the kernel's busy time of the
+# target's cores, and throughput times the CPU demand measured from the target's own processes.
+# A level where they differ by more than this share has a measurement that is wrong: something
+# outside the target ran on its cores, or part of the target was not sampled.
+UTILISATION_LAW_TOLERANCE = 0.15
+# ... or by more than this much of a core, below which the kernel's tick counters cannot tell.
+UTILISATION_LAW_FLOOR = 0.03
 
 Flag = Literal[
     "failures_above_threshold",
@@ -46,6 +55,7 @@ Flag = Literal[
     "no_successes",
     "upstream_bound",
     "database_bound",
+    "utilisation_law_off",
 ]
 Status = Literal["running", "complete", "partial"]
 
@@ -103,6 +113,19 @@ class Service(Model):
     )
 
 
+BoundKind = Literal["users", "capacity", "pool", "target_cpu", "generator", "upstream", "database"]
+
+
+class Bound(Model):
+    """One resource's limit on a level's throughput (operational analysis: X <= N / R0 and
+    X <= 1 / D for each resource). blockbench.bounds computes them."""
+
+    kind: BoundKind
+    name: str = Field(description='what limits, in words: "users", "gunicorn --threads", ...')
+    rps: float = Field(description="the most requests per second this resource allows")
+    detail: str = Field(description="the arithmetic, e.g. '250 users / 100.4 ms'")
+
+
 class LevelResult(Model):
     scenario: str
     target: str
@@ -115,8 +138,23 @@ class LevelResult(Model):
     latency: Latency
     failures: Failures
     failure_rate: float
-    ceiling_rps: float | None = Field(description="Little's law: min(users, capacity) / latency")
+    ceiling_rps: float | None = Field(description="the tightest of the level's bounds")
     efficiency: float | None = Field(description="rps / ceiling_rps")
+    # Every bound computed for the level, the tightest first; `binding` names the tightest.
+    bounds: list[Bound] = Field(default_factory=list)
+    binding: str | None = None
+    target_cpu_demand_ms: float | None = Field(
+        default=None,
+        description="the target's CPU per completed request: its process tree's CPU seconds "
+        "in the level / the requests it completed",
+    )
+    target_cpu_utilisation: float | None = Field(
+        default=None,
+        description="the busy share of the target's CPUs by the kernel's counters (1 = all)",
+    )
+    # Successful requests per endpoint path, as sent in the level (the bounds weigh a mixed
+    # scenario's requests by it); empty in runs recorded before it was kept.
+    mix: dict[str, int] = Field(default_factory=dict)
     target_resources: Resources | None
     generator: Generator
     upstream: Service | None = None
@@ -137,6 +175,8 @@ class Cap(Model):
     name: str
     value: int | None = Field(description="None means unbounded")
     where: str
+    # Which limit it is, for the bounds; None in runs recorded before bounds had kinds.
+    kind: CapKind | None = None
 
 
 class Cell(Model):
@@ -150,7 +190,10 @@ class Cell(Model):
     external: bool = False
     model: str | None
     capacity: int | None = Field(description="requests in flight at once; None = unbounded")
-    service_time_ms: float = Field(description="the latency used for the ceiling")
+    service_time_ms: float = Field(
+        description="the least time a request waits (sleeps, calls, queries), mean over the "
+        "scenario's requests; the bounds add the CPU demand measured on the target"
+    )
     cpu_bound: bool
     caps: list[Cap]
     # The client its endpoints called the upstream with, for scenarios that call it.
@@ -182,6 +225,8 @@ class Aggregate(Model):
     p99_ms: float | None
     efficiency: float | None
     ceiling_rps: float | None
+    # The bound that limits the level most often across repeats.
+    binding: str | None = None
 
 
 class Environment(Model):
@@ -254,6 +299,7 @@ def flags_for(
     upstream: Service | None = None,
     upstream_ceiling_rps: float | None = None,
     database: Service | None = None,
+    utilisation: UtilisationLaw | None = None,
 ) -> list[Flag]:
     """Why a level cannot be reported as a result; empty when it can. The one place the
     validity rules live: the engine applies them as it measures, and again when a run ends."""
@@ -270,7 +316,43 @@ def flags_for(
         flags.append("upstream_bound")
     if database is not None and _share(database) >= DATABASE_CPU_SHARE:
         flags.append("database_bound")
+    if utilisation is not None and not utilisation.holds:
+        flags.append("utilisation_law_off")
     return flags
+
+
+class UtilisationLaw(Model):
+    """The utilisation law U = X x D on one level, from two instruments, in cores busy."""
+
+    # U: the kernel's busy time of the target's CPUs over the level.
+    kernel_cores: float
+    # X x D: throughput times the CPU per request of the target's processes, i.e. the CPU its
+    # process tree used over the level.
+    target_cores: float
+
+    @property
+    def holds(self) -> bool:
+        gap = abs(self.kernel_cores - self.target_cores)
+        allowed = max(
+            UTILISATION_LAW_TOLERANCE * max(self.kernel_cores, self.target_cores),
+            UTILISATION_LAW_FLOOR,
+        )
+        return gap <= allowed
+
+    @classmethod
+    def of(cls, level: LevelResult, cores: int) -> UtilisationLaw | None:
+        """The law on a recorded level, where both instruments recorded it."""
+        resources = level.target_resources
+        if (
+            level.target_cpu_utilisation is None
+            or resources is None
+            or resources.cpu_percent_mean is None
+        ):
+            return None
+        return cls(
+            kernel_cores=level.target_cpu_utilisation * cores,
+            target_cores=resources.cpu_percent_mean / 100,
+        )
 
 
 def _upstream_bound(upstream: Service, ceiling_rps: float | None) -> bool:

@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from blockbench import catalogue, ceiling, charts, client_section, palette, scenarios
+from blockbench import catalogue, charts, client_section, palette, scenarios
 from blockbench.charts import Chart
 from blockbench.client_section import Pair
 from blockbench.palette import Style
@@ -20,6 +20,8 @@ from blockbench.results import (
     GENERATOR_CPU_LIMIT,
     UPSTREAM_CEILING_SHARE,
     UPSTREAM_CPU_LIMIT,
+    UTILISATION_LAW_TOLERANCE,
+    Bound,
     Run,
 )
 from blockbench.upstream_clients import DEFAULTS as CLIENT_DEFAULTS
@@ -39,12 +41,15 @@ CLIENT_PROFILE = "http-client"
 
 @dataclass(frozen=True)
 class Plateau:
-    """A target's caps next to the throughput they allow and the throughput it reached."""
+    """A target's caps next to the throughput it reached and what limited it there."""
 
     series: Series
-    # capacity / service time: where the caps flatten the line; None when nothing caps it.
-    predicted_rps: float | None
     peak: Point | None
+
+    @property
+    def limit(self) -> Bound | None:
+        """The binding bound at the peak, as the run recorded it; None where none was."""
+        return self.peak.bound if self.peak else None
 
 
 @dataclass(frozen=True)
@@ -107,11 +112,11 @@ def context(run: Run) -> dict[str, Any]:
         "upstream_cpu_limit": UPSTREAM_CPU_LIMIT,
         "upstream_ceiling_share": UPSTREAM_CEILING_SHARE,
         "database_cpu_share": DATABASE_CPU_SHARE,
+        "utilisation_law_tolerance": UTILISATION_LAW_TOLERANCE,
     }
 
 
 def sections(run: Run, looks: dict[str, Style]) -> tuple[Section, ...]:
-    cores = target_cores(run)
     found = []
     for number, everything in enumerate(by_scenario(run), start=1):
         # Numbered, not named: a scenario name is text from a file, an id must stay an id.
@@ -125,7 +130,7 @@ def sections(run: Run, looks: dict[str, Style]) -> tuple[Section, ...]:
                 anchor=anchor,
                 explanation=_scenario_explanations().get(results.name),
                 charts=charts.scenario_charts(results, looks, anchor, run.generator_ceiling_rps),
-                plateaus=tuple(_plateau(series, cores) for series in results.series),
+                plateaus=tuple(Plateau(series, series.peak) for series in results.series),
                 memory=tuple(_memory(series) for series in results.series),
                 clients=pairs,
                 unranked=tuple(s.target for s in results.series if s.variant_of is not None),
@@ -158,20 +163,6 @@ def target_cores(run: Run) -> int:
     """The cores the targets could use: their CPU set when pinned, else the machine's."""
     cpus = run.environment.target_cpus
     return len(cpus) if cpus else run.environment.cpu_count
-
-
-def _plateau(series: Series, cores: int) -> Plateau:
-    predicted = None
-    if series.capacity is not None:
-        predicted = ceiling.ceiling_rps(
-            series.capacity,
-            series.capacity,
-            series.cell.service_time_ms / 1000,
-            cores if series.cell.cpu_bound else None,
-        )
-    elif series.cell.cpu_bound:
-        predicted = ceiling.ceiling_rps(cores, None, series.cell.service_time_ms / 1000)
-    return Plateau(series, predicted, series.peak)
 
 
 def _memory(series: Series) -> Memory:

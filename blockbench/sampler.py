@@ -1,12 +1,14 @@
 """Samples whole process trees (a server and every worker it forked) with psutil, in the
-background, so each level can report the CPU, memory and threads its processes used."""
+background, so each level can report the CPU, memory and threads its processes used; and the
+kernel's busy time of the targets' CPUs, a second instrument for the same CPU (the utilisation
+law is checked by comparing the two)."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psutil
@@ -41,8 +43,11 @@ def cpu_seconds(processes: Iterable[psutil.Process]) -> float:
 class TreeSampler:
     """Samples named process trees every ``interval`` seconds until stopped."""
 
-    def __init__(self, interval: float = INTERVAL_S) -> None:
+    def __init__(self, interval: float = INTERVAL_S, cpus: Sequence[int] = ()) -> None:
         self.interval = interval
+        # The CPUs whose busy time the kernel's counters give, with (time, busy seconds) samples.
+        self.cpus = tuple(cpus)
+        self._busy: list[tuple[float, float]] = []
         self._roots: dict[str, int] = {}
         self._known: dict[int, psutil.Process] = {}
         self._samples: dict[str, list[Sample]] = {}
@@ -88,15 +93,48 @@ class TreeSampler:
         samples = self.samples(name, start, end)
         return max((s.busiest_cpu_percent for s in samples), default=None)
 
+    def cpus_busy(self, start: float, end: float) -> float | None:
+        """How busy the watched CPUs were over ``start``..``end`` by the kernel's counters, as
+        a share of them all (1.0 = every one busy), over the same intervals as the trees'
+        samples in that span (from the sample before the first one inside it)."""
+        with self._lock:
+            busy = list(self._busy)
+        inside = [index for index, (at, _) in enumerate(busy) if start <= at <= end]
+        if not self.cpus or not inside:
+            return None
+        first, last = max(inside[0] - 1, 0), inside[-1]
+        (t0, b0), (t1, b1) = busy[first], busy[last]
+        if t1 <= t0:
+            return None
+        return (b1 - b0) / (t1 - t0) / len(self.cpus)
+
     def _loop(self) -> None:
+        self._sample_cpus()
         while not self._stop.wait(self.interval):
             with self._lock:
                 roots = dict(self._roots)
             taken = {name: self._sample(pid) for name, pid in roots.items()}
+            self._sample_cpus()
             with self._lock:
                 for name, sample in taken.items():
                     if sample is not None and name in self._samples:
                         self._samples[name].append(sample)
+
+    def _sample_cpus(self) -> None:
+        if not self.cpus:
+            return
+        per_cpu = psutil.cpu_times(percpu=True)
+        busy = 0.0
+        for cpu in self.cpus:
+            if cpu < len(per_cpu):
+                times = per_cpu[cpu]
+                # Busy: everything but idle, iowait and steal (time the hypervisor took).
+                busy += sum(
+                    getattr(times, field, 0.0)
+                    for field in ("user", "nice", "system", "irq", "softirq")
+                )
+        with self._lock:
+            self._busy.append((time.time(), busy))
 
     def _process(self, pid: int) -> psutil.Process:
         # cpu_percent() measures since the previous call on the same Process object, so the

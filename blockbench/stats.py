@@ -5,13 +5,18 @@ from __future__ import annotations
 import random
 import statistics
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 # Enough resamples for a stable 95% interval of a median of a handful of repeats.
 BOOTSTRAP_RESAMPLES = 2000
 
 
-def merge(histograms: Sequence[Mapping[int, int]]) -> dict[int, int]:
-    merged: dict[int, int] = {}
+K = TypeVar("K")
+
+
+def merge(histograms: Sequence[Mapping[K, int]]) -> dict[K, int]:
+    """Counts summed key by key: Locust's histograms, or its error and endpoint counts."""
+    merged: dict[K, int] = {}
     for histogram in histograms:
         for value, count in histogram.items():
             merged[value] = merged.get(value, 0) + count

@@ -1,8 +1,10 @@
 """The terminal summary at the end of a run: per scenario, each target's req/s per level
-against its ceiling, invalid levels marked as such rather than shown as results."""
+against its tightest bound, and what limited it at its peak; invalid levels marked as such
+rather than shown as results."""
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -15,6 +17,7 @@ _MARKS = {
     "no_successes": "no successes",
     "upstream_bound": "upstream bound",
     "database_bound": "database bound",
+    "utilisation_law_off": "utilisation law off",
 }
 
 
@@ -50,7 +53,7 @@ def tables(run: results.Run) -> list[Table]:
         users = sorted({level for cell in cells for level in cell.planned_levels})
         table = Table(
             title=f"{scenario}: successful req/s at each number of users, and the share of "
-            "the Little's-law ceiling it reached",
+            "the tightest bound it reached",
             title_justify="left",
         )
         table.add_column("target", no_wrap=True)
@@ -68,8 +71,32 @@ def tables(run: results.Run) -> list[Table]:
             ]
             name = cell.target + (f" [red]({cell.error.splitlines()[0]})[/]" if cell.error else "")
             table.add_row(name, f"{cell.model or '-'} ({capacity})", *row)
-        out.append(table)
+        out += [table, _limits(scenario, cells, run.aggregates)]
     return out
+
+
+def _limits(scenario: str, cells: list[results.Cell], aggregates: list[results.Aggregate]) -> Table:
+    """What limited each target at its peak: the binding bound, narrow enough for 80 columns."""
+    table = Table(
+        title=f"{scenario}: what limited each target at its peak",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("target", no_wrap=True)
+    table.add_column("limited by")
+    table.add_column("bound req/s", justify="right", no_wrap=True)
+    table.add_column("at users", justify="right", no_wrap=True)
+    for cell in cells:
+        mine = [a for a in aggregates if (a.scenario, a.target) == (scenario, cell.target)]
+        # The valid level that served the most; the lower one on a tie.
+        valid = sorted((a for a in mine if a.valid), key=lambda a: a.users)
+        peak = max(valid, key=lambda a: a.rps, default=None)
+        if peak is None or peak.binding is None:
+            table.add_row(cell.target, "-", "-", "-")
+            continue
+        bound = f"{peak.ceiling_rps:,.0f}" if peak.ceiling_rps is not None else "-"
+        table.add_row(cell.target, peak.binding, bound, str(peak.users))
+    return table
 
 
 # Levels something other than the target held back, and what to say about them.

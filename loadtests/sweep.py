@@ -20,9 +20,12 @@ import time
 from typing import Any
 
 from locust import LoadTestShape
+from locust.event import Events
+from locust.runners import MasterRunner, Runner
 from locust.stats import RequestStats
 
 from blockbench import scenarios
+from blockbench.completions import CompletionCounter
 
 log = logging.getLogger("blockbench.sweep")
 
@@ -40,6 +43,8 @@ class StepSweep(LoadTestShape):
         self.stats_path = os.environ.get(scenarios.LEVEL_STATS_ENV) or None
         self.phase: scenarios.Phase | None = None
         self.hold_started = 0.0
+        self.completions = CompletionCounter()
+        self._listening_to: Events | None = None
 
     def reset_time(self) -> None:
         # Locust calls this at every start, a restart from the web UI too: sweep from the top.
@@ -70,33 +75,70 @@ class StepSweep(LoadTestShape):
             # Forget the warm-up (and the level before): what follows is this level's result.
             self._stats().reset_all()
             self.hold_started = time.time()
+            self._listen()
+            self.completions.start(self.hold_started)
             log.info("level %d: measuring for %gs", new.level, self.sweep.hold)
 
     def _record(self, phase: scenarios.Phase) -> None:
+        ended = time.time()
+        self.completions.stop()
         if self.stats_path is None:
             return
         users: int = self.get_current_user_count()  # type: ignore[no-untyped-call]
-        record = _level_record(phase, users, self._stats(), self.hold_started, time.time())
+        rate = self._rate(ended - self.hold_started)
+        record = _level_record(phase, users, self._stats(), self.hold_started, ended, rate)
         with open(self.stats_path, "a") as out:
             out.write(json.dumps(record) + "\n")
 
+    def _listen(self) -> None:
+        # Once per process, on the events the runner fires (a test's Environment may have its
+        # own), and only by the shape that runs: a shape the web UI offers but nobody picks
+        # costs nothing per request.
+        events = self._runner().environment.events
+        if self._listening_to is not events:
+            events.request.add_listener(self.completions.on_request)  # type: ignore[no-untyped-call]
+            self._listening_to = events
+
+    def _rate(self, hold_s: float) -> float | None:
+        # A master's users run on its workers: no request event fires here to count.
+        if isinstance(self._runner(), MasterRunner):
+            return None
+        return self.completions.rate(hold_s)
+
     def _stats(self) -> RequestStats:
+        return self._runner().stats
+
+    def _runner(self) -> Runner:
         assert self.runner is not None, "Locust attaches a runner before the first tick"
-        return self.runner.stats
+        return self.runner
 
 
 def _level_record(
-    phase: scenarios.Phase, users: int, stats: RequestStats, started: float, ended: float
+    phase: scenarios.Phase,
+    users: int,
+    stats: RequestStats,
+    started: float,
+    ended: float,
+    rate: float | None,
 ) -> dict[str, Any]:
     """One level's hold, in the shape of Locust's own --json statistics, so the same reader
-    takes both; response_times is Locust's histogram (2 significant digits, in ms)."""
+    takes both; response_times is Locust's histogram (2 significant digits, in ms). Beside
+    them: rate, the successful requests per second counted per user (blockbench.completions;
+    null where unknown), and mix, the successful requests per endpoint path, since a mixed
+    scenario's bound is that of the mix actually sent."""
+    entries = [entry for entry in stats.entries.values() if entry.num_requests]
+    mix: dict[str, int] = {}
+    for entry in entries:
+        mix[entry.name] = mix.get(entry.name, 0) + entry.num_requests - entry.num_failures
     return {
         "level": phase.level,
         "index": phase.index,
         "users": users,
         "started": started,
         "ended": ended,
-        "entries": [entry.serialize() for entry in stats.entries.values() if entry.num_requests],
+        "entries": [entry.serialize() for entry in entries],
         "total": stats.total.serialize(),
         "errors": list(stats.serialize_errors().values()),
+        "rate": rate,
+        "mix": mix,
     }

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from locust import FastHttpUser, constant, tag
 
-from blockbench import scenarios
+from blockbench import completions, scenarios
 
 
 class ScenarioUser(FastHttpUser):
@@ -34,6 +34,11 @@ class ScenarioUser(FastHttpUser):
     # failed, and must count as slow. Only past a minute does a request count as a failure.
     network_timeout = 60.0
     connection_timeout = 60.0
+
+    def context(self) -> dict[str, int]:
+        # Names the user in each request event, so StepSweep counts each user's throughput
+        # between its own first and last completion (blockbench.completions).
+        return {completions.USER_KEY: id(self)}
 
 
 def _sender(request: scenarios.Request) -> Callable[[ScenarioUser], None]:

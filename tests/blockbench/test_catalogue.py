@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from blockbench import catalogue, ceiling
+from blockbench import bounds, catalogue, results
 from blockbench.catalogue import CatalogueError, Target
 from blockbench.settings import FANOUT_POOL_FACTOR
 
@@ -141,12 +141,27 @@ def test_capacity_is_derived_from_the_model_and_sizes(
     assert target.capacity == (None if per_worker is None else 2 * per_worker)
 
 
-def test_the_ceiling_of_a_target_is_littles_law_on_its_capacity() -> None:
+def _bound(target: catalogue.Target, users: int) -> tuple[str, float]:
+    caps = [
+        results.Cap(name=c.name, value=c.value, where=c.per, kind=c.kind) for c in target.caps()
+    ]
+    setting = bounds.Setting(caps, cores=1, model=target.model, generator_rps=None,
+                             upstream_calls_rps=None)  # fmt: skip
+    found = bounds.level_bounds(
+        bounds.RequestPath(wait_s=0.5), bounds.Measured(users, None), setting
+    )
+    tightest = bounds.binding(found)
+    assert tightest is not None
+    return tightest.name, tightest.rps
+
+
+def test_a_targets_caps_bound_it_at_its_capacity_over_latency() -> None:
     threads = one(model="threads", threads=5, bounded_by="x")  # capacity 10
-    assert ceiling.ceiling_rps(4, threads.capacity, 0.5) == 8
-    assert ceiling.ceiling_rps(100, threads.capacity, 0.5) == 20
+    assert threads.capacity == 10
+    assert _bound(threads, 4) == ("users", 8)
+    assert _bound(threads, 100) == ("x", 20)
     # No capacity of its own: every user can be in flight.
-    assert ceiling.ceiling_rps(100, one(model="event-loop").capacity, 0.5) == 200
+    assert _bound(one(model="event-loop"), 100) == ("users", 200)
 
 
 def test_command_and_env_are_filled_in() -> None:

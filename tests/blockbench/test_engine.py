@@ -98,22 +98,36 @@ def _level(run: results.Run, target: str, users: int) -> results.LevelResult:
     return next(level for level in cell.levels if level.users == users)
 
 
-def test_sync_workers_plateau_at_their_ceiling(tiny_run: results.Run) -> None:
+def test_sync_workers_plateau_at_their_bound(tiny_run: results.Run) -> None:
     cell = next(cell for cell in tiny_run.cells if cell.target == "flask-sync")
     assert cell.capacity is not None and cell.capacity < 10
     level = _level(tiny_run, "flask-sync", 10)
-    assert level.ceiling_rps is not None
-    assert level.ceiling_rps == pytest.approx(cell.capacity / 0.1)
-    # Above its capacity, sync serves within 15% of capacity / latency, and no more.
-    assert 0.85 <= level.rps / level.ceiling_rps <= 1.05
+    assert level.binding == "worker processes"
+    # Each worker holds a request for its 100 ms wait plus the CPU measured on the target.
+    assert level.target_cpu_demand_ms is not None
+    least = 0.1 + level.target_cpu_demand_ms / 1000
+    assert level.ceiling_rps == pytest.approx(cell.capacity / least, rel=0.001)
+    assert level.efficiency is not None and 0.85 <= level.efficiency
 
 
 def test_event_loop_tracks_users_over_latency(tiny_run: results.Run) -> None:
     level = _level(tiny_run, "starlette-uvicorn", 10)
-    assert level.ceiling_rps is not None
-    assert level.ceiling_rps == pytest.approx(10 / 0.1)
-    assert 0.85 <= level.rps / level.ceiling_rps <= 1.05
+    assert level.binding == "users"
+    assert level.ceiling_rps is not None and 95 <= level.ceiling_rps <= 100
+    assert level.efficiency is not None and 0.85 <= level.efficiency
     assert level.latency.p50 is not None and 95 <= level.latency.p50 <= 150
+
+
+def test_no_valid_level_beats_its_bound_and_each_names_one(tiny_run: results.Run) -> None:
+    for cell in tiny_run.cells:
+        for level in cell.levels:
+            assert level.valid, level.flags
+            assert level.binding == level.bounds[0].name
+            assert level.efficiency is not None and level.efficiency <= 1.02, level.bounds[0]
+            # Both instruments of the utilisation law recorded it (and it held: valid).
+            assert level.target_cpu_utilisation is not None
+            assert level.target_cpu_demand_ms is not None and level.target_cpu_demand_ms > 0
+    assert all(aggregate.binding for aggregate in tiny_run.aggregates)
 
 
 def test_interrupt_keeps_finished_levels_and_resume_completes(tmp_path: Path) -> None:

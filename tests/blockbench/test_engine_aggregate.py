@@ -12,8 +12,11 @@ def test_revalidate_applies_todays_rules_and_says_so() -> None:
     # Recorded as valid, but 30 req/s is at the generator ceiling this run measured.
     run = run.model_copy(update={"generator_ceiling_rps": 32.0})
     judged = engine.revalidate(run)
-    assert judged.cells[0].levels[0].flags == ["near_generator_ceiling"]
-    assert any("flags of 1 level(s) changed" in note for note in judged.notes)
+    level = judged.cells[0].levels[0]
+    assert level.flags == ["near_generator_ceiling"]
+    # The bounds are computed from what the level recorded, the tightest named.
+    assert level.binding == level.bounds[0].name and level.ceiling_rps == level.bounds[0].rps
+    assert any("1 level(s) changed" in note for note in judged.notes)
     assert engine.revalidate(judged) == judged  # nothing more to change
 
 

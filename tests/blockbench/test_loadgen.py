@@ -74,3 +74,38 @@ def test_each_process_gets_its_share_of_every_level(tmp_path: Path) -> None:
     assert run.env(0)[scenarios.LEVELS_ENV] == "2,5"
     assert run.env(1)[scenarios.LEVEL_STATS_ENV] == str(run.stats_file(1))
     assert "IoSleep" in run.command(0)
+
+
+def _with(line: str, **keys: object) -> str:
+    return json.dumps({**json.loads(line), **keys})
+
+
+def test_a_record_carries_its_rate_and_mix() -> None:
+    line = _with(_line(0, 5, {100: 40}, failures=1), rate=48.8, mix={"/io/sleep": 36, "/cpu": 3})
+    position, record = loadgen.parse_record(line)
+    assert position == 0
+    assert record.rate_rps == 48.8
+    assert record.mix == {"/io/sleep": 36, "/cpu": 3}
+
+
+def test_an_older_record_has_no_rate_and_no_mix() -> None:
+    _, record = loadgen.parse_record(_line(0, 5, {100: 40}))
+    assert record.rate_rps is None
+    assert record.mix == {}
+    _, unknown = loadgen.parse_record(_with(_line(0, 5, {100: 40}), rate=None, mix={}))
+    assert unknown == record
+
+
+def test_processes_rates_and_mixes_add_up() -> None:
+    lines = [
+        _with(_line(0, 2, {100: 20}), rate=19.5, mix={"/io/sleep": 18, "/cpu": 2}),
+        _with(_line(0, 3, {100: 30}), rate=29.25, mix={"/io/sleep": 30}),
+    ]
+    records = [loadgen.parse_record(line)[1] for line in lines]
+    merged = loadgen.combine(records, 5)
+    assert merged.rate_rps == 48.75
+    assert merged.mix == {"/io/sleep": 48, "/cpu": 2}
+    # One process without a rate (an older line) leaves the level's rate unknown.
+    older = loadgen.parse_record(_line(0, 1, {100: 10}))[1]
+    assert loadgen.combine([*records, older], 6).rate_rps is None
+    assert loadgen.combine([*records, older], 6).mix == {"/io/sleep": 48, "/cpu": 2}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from blockbench import contract, plan, scenarios
+from blockbench import plan, scenarios
 
 
 @pytest.fixture(scope="module")
@@ -44,42 +44,11 @@ def test_bad_requests_are_refused_clearly(catalogue: scenarios.Catalogue) -> Non
         plan.steps(catalogue, KNOWN, only_scenarios=["nope"])
 
 
-def test_service_time(catalogue: scenarios.Catalogue) -> None:
-    assert plan.service_time(catalogue.scenario("io-sleep"), 1e-7) == (0.1, False)
-    seq, _ = plan.service_time(catalogue.scenario("fanout-seq"), 1e-7)
-    par, _ = plan.service_time(catalogue.scenario("fanout-par"), 1e-7)
-    assert seq == pytest.approx(4 * par)
-    cpu, cpu_bound = plan.service_time(catalogue.scenario("cpu"), 1e-7)
-    work = int(catalogue.scenario("cpu").requests[0].params["work"])
-    assert cpu == pytest.approx(work * 1e-7) and cpu_bound
-    mixed, mixed_cpu_bound = plan.service_time(catalogue.scenario("mixed"), 1e-7)
-    assert 0.09 < mixed < 0.1 and not mixed_cpu_bound
-
-
-def test_request_seconds_reads_the_contract_params() -> None:
-    fanout = scenarios.Request(contract.IO_FANOUT, {"n": 3, "ms": 50, "mode": "seq"})
-    assert plan.request_seconds(fanout, 0) == pytest.approx(0.15)
-
-
 def test_target_urls() -> None:
     assert plan.parse_target_urls(["a=http://127.0.0.1:1/"]) == {"a": "http://127.0.0.1:1"}
     for bad in ["a", "=http://x", "a=ftp://x"]:
         with pytest.raises(plan.PlanError, match="NAME=URL"):
             plan.parse_target_urls([bad])
-
-
-def test_calibration_is_positive_and_small() -> None:
-    assert 0 < plan.seconds_per_work_unit(samples=1) < 1e-5
-
-
-@pytest.mark.parametrize(
-    ("scenario", "calls"),
-    [("upstream", 1), ("fanout-seq", 4), ("fanout-par", 4), ("io-sleep", 0), ("db", 0)],
-)
-def test_upstream_calls_per_request(
-    catalogue: scenarios.Catalogue, scenario: str, calls: float
-) -> None:
-    assert plan.upstream_calls_per_request(catalogue.scenario(scenario)) == calls
 
 
 def test_a_profiles_all_means_the_matrix_without_variants(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "loadtests"))
 from locust.env import Environment
 from sweep import StepSweep
 from workloads import USER_CLASSES
+
+from blockbench.completions import USER_KEY
 
 
 class ClockedSweep(StepSweep):
@@ -35,8 +38,17 @@ def main(times: list[float]) -> None:
     for now in times:
         shape.now = now
         tick = shape.tick()
-        # One request per tick, so the statistics show which ticks each level counted.
-        env.stats.log_request("GET", "/io/sleep", 100, 10)
+        # One request per tick, so the statistics show which ticks each level counted; fired as
+        # Locust's users fire it, so every listener (the shape's per-user count too) sees it.
+        env.events.request.fire(  # type: ignore[no-untyped-call]
+            request_type="GET",
+            name="/io/sleep",
+            response_time=100,
+            response_length=10,
+            exception=None,
+            context={USER_KEY: 1},
+            start_time=time.time() - 0.1,
+        )
         seen.append({"now": now, "tick": tick, "requests": env.stats.total.num_requests})
     shape.reset_time()
     shape.now = 0.0

@@ -78,8 +78,37 @@ def test_sweep_walks_its_levels_and_ends_the_run(app_url: str, tmp_path: Path) -
     for level in levels:
         assert level["total"]["num_requests"] > 0
         assert level["total"]["num_failures"] == 0
-    # Mixed's two endpoints are counted apart.
+    # Mixed's two endpoints are counted apart, and so is the mix of successes actually sent.
     assert {entry["name"] for entry in levels[-1]["entries"]} <= {"/io/sleep", "/cpu"}
+    assert all(set(level["mix"]) <= {"/io/sleep", "/cpu"} for level in levels)
+    assert [sum(level["mix"].values()) for level in levels] == [
+        level["total"]["num_requests"] for level in levels
+    ]
+
+
+def test_sweep_counts_each_levels_rate_from_its_users_completions(
+    app_url: str, tmp_path: Path
+) -> None:
+    stats = tmp_path / "levels.jsonl"
+    sweep = scenarios.Sweep((1, 4), warmup=1, hold=2)
+    run = locust(
+        *["-f", "loadtests/locustfile.py", "--headless", "--only-summary", "-H", app_url],
+        "IoSleep",
+        env={**sweep.env(), scenarios.LEVEL_STATS_ENV: str(stats)},
+    )
+    assert run.returncode == 0, run.stderr
+    [request] = scenarios.load().scenarios["io-sleep"].requests
+    wait_s = float(request.params["ms"]) / 1000
+    for level in (json.loads(line) for line in stats.read_text().splitlines()):
+        total, users = level["total"], level["users"]
+        assert total["num_failures"] == 0
+        assert level["mix"] == {"/io/sleep": total["num_requests"]}
+        # No request is faster than its wait, so users / wait bounds the rate; counting the
+        # hold's completions instead reads up to one request per user above it. Little's law
+        # with the latencies measured: the rate is what the users' round trips allow.
+        mean_s = total["total_response_time"] / total["num_requests"] / 1000
+        assert level["rate"] <= users / wait_s
+        assert level["rate"] == pytest.approx(users / mean_s, rel=0.03)
 
 
 @pytest.fixture

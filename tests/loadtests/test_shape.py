@@ -50,6 +50,10 @@ def test_walks_the_levels_counting_only_the_holds(tmp_path: Path) -> None:
         (10, 1, 3),
     ]
     assert levels[0]["entries"][0]["name"] == "/io/sleep"
+    # Successes per path, and a rate from the one user's completions (on the wall clock, so
+    # only its presence is checked here; test_locust_headless.py checks its value).
+    assert [r["mix"] for r in levels] == [{"/io/sleep": 3}] * 2
+    assert all(r["rate"] > 0 for r in levels)
     assert all(r["ended"] >= r["started"] and r["errors"] == [] for r in levels)
 
 

@@ -3,6 +3,9 @@
 Two scenarios on three targets at three levels, two repeats, with the numbers a 2-core machine
 gives (one core for the targets, one for Locust): io-sleep waits 100 ms, cpu burns 13 ms.
 One level is not a result: starlette-uvicorn's 100 users on io-sleep saturate the generator.
+Every level carries the bounds blockbench.bounds computes from its path, its target's caps and
+the CPU demand measured on it, so what limits it changes as the users grow (flask-sync's io-sleep
+is bound by the users at 1, by its worker processes from 20 on).
 
 Until real results of ``blockbench run --profile tiny`` replace it, the stored fixture is this
 module's output:  python -m tests.report.synthetic tests/data/report
@@ -16,7 +19,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from blockbench import catalogue, ceiling, stats
+from blockbench import bounds, catalogue, stats
+from blockbench import scenarios as catalogue_scenarios
 from blockbench.engine import aggregate
 from blockbench.results import (
     FAILURE_THRESHOLD,
@@ -35,13 +39,19 @@ from blockbench.results import (
 )
 
 TARGETS = ("flask-sync", "flask-gthread", "starlette-uvicorn")
-SCENARIOS = {"io-sleep": (100.0, False), "cpu": (13.0, True)}
+# Each scenario with the CPU work of a request in ms (none for waiting).
+SCENARIOS = {"io-sleep": 0.0, "cpu": 13.0}
 LEVELS = (1, 20, 100)
 REPEATS = 2
 CORES = 1
 HOLD_S = 3.0
-# How close each target gets to its ceiling, per scenario: a sync worker wastes nothing on
-# waits, threads lose a little to the GIL, and on CPU work everyone pays for the switches.
+GENERATOR_RPS = 1450.0
+UPSTREAM_CALLS_RPS = 4000.0
+# The CPU a model spends around each request (ms): parsing, switching, waking up. It falls as
+# the users grow, one wake-up serving more requests.
+OVERHEAD_MS = {"processes": 0.9, "threads": 1.1, "green-threads": 0.5, "event-loop": 0.35}
+# How close each target gets to its tightest bound, per scenario: a sync worker wastes nothing
+# on waits, threads lose a little to the GIL, and on CPU work everyone pays for the switches.
 EFFICIENCY = {
     ("io-sleep", "flask-sync"): 0.97,
     ("io-sleep", "flask-gthread"): 0.95,
@@ -54,9 +64,9 @@ PACKAGES = {"flask": "3.1.3", "gunicorn": "27.0.1", "locust": "2.47.0", "starlet
 
 # The http-client profile in small: upstream on a blocking target, an event loop, and the event
 # loop's httpx variant, whose client costs so much CPU per call that it reaches a third of the
-# ceiling. The event loop's 100 users saturate the generator, so they are compared at 20.
+# bound. The event loop's 100 users saturate the generator, so they are compared at 20.
 CLIENT_TARGETS = ("flask-gthread", "starlette-uvicorn", "starlette-uvicorn-httpx")
-CLIENT_SCENARIOS = {"upstream": (100.0, False)}
+CLIENT_SCENARIOS = {"upstream": 0.0}
 CLIENT_EFFICIENCY = {
     ("upstream", "flask-gthread"): 0.94,
     ("upstream", "starlette-uvicorn"): 0.95,
@@ -78,7 +88,7 @@ def make_run(
     rename: Mapping[str, str] | None = None,
     repeats: int = REPEATS,
     targets: Sequence[str] = TARGETS,
-    scenarios: Mapping[str, tuple[float, bool]] = SCENARIOS,
+    scenarios: Mapping[str, float] = SCENARIOS,
     efficiency: Mapping[tuple[str, str], float] = EFFICIENCY,
     clients: Mapping[str, tuple[str, str]] | None = None,
 ) -> Run:
@@ -89,13 +99,29 @@ def make_run(
     """
     rng = random.Random(seed)
     known = catalogue.load(cores=CORES)
+    paths = {
+        name: bounds.RequestPath.of(catalogue_scenarios.load().scenarios[name])
+        for name in scenarios
+    }
+    calls_upstream = any(path.upstream_calls for path in paths.values())
+    upstream_rps = UPSTREAM_CALLS_RPS if calls_upstream else None
     names = dict(rename or {})
     cells: list[Cell] = []
-    for scenario, (service_ms, cpu_bound) in scenarios.items():
+    for scenario, work_ms in scenarios.items():
         for name in targets:
             target = known.get(name)
             factor = (speed or {}).get((scenario, name), 1.0) * efficiency[scenario, name]
             client, version = (clients or {}).get(name, (None, None))
+            caps = [
+                Cap(name=c.name, value=c.value, where=c.per, kind=c.kind) for c in target.caps()
+            ]
+            setting = bounds.Setting(
+                caps=caps,
+                cores=CORES,
+                model=target.model,
+                generator_rps=GENERATOR_RPS,
+                upstream_calls_rps=upstream_rps,
+            )
             for repeat in range(1, repeats + 1):
                 cell = Cell(
                     scenario=scenario,
@@ -104,14 +130,17 @@ def make_run(
                     url=f"http://127.0.0.1:{8901 + list(targets).index(name)}",
                     model=target.model,
                     capacity=target.capacity,
-                    service_time_ms=service_ms,
-                    cpu_bound=cpu_bound,
-                    caps=[Cap(name=c.name, value=c.value, where=c.per) for c in target.caps()],
+                    service_time_ms=paths[scenario].wait_s * 1000,
+                    cpu_bound=work_ms > 0,
+                    caps=caps,
                     upstream_client=client,
                     upstream_client_version=version,
                     planned_levels=list(LEVELS),
                 )
-                levels = [_level(cell, users, factor, rng) for users in LEVELS]
+                levels = [
+                    _level(cell, users, factor, work_ms, paths[scenario], setting, rng)
+                    for users in LEVELS
+                ]
                 cells.append(cell.model_copy(update={"levels": levels}))
     return Run(
         run_id=run_id,
@@ -127,7 +156,8 @@ def make_run(
         hold_s=HOLD_S,
         repeat=repeats,
         generator_processes=1,
-        generator_ceiling_rps=1450.0,
+        generator_ceiling_rps=GENERATOR_RPS,
+        upstream_ceiling_rps=upstream_rps,
         environment=Environment(
             cpu_model="Intel(R) Xeon(R) CPU @ 2.20GHz",
             cpu_count=2,
@@ -163,14 +193,23 @@ def make_client_run(
     )
 
 
-def _level(cell: Cell, users: int, factor: float, rng: random.Random) -> LevelResult:
-    cores = CORES if cell.cpu_bound else None
-    limit = ceiling.ceiling_rps(users, cell.capacity, cell.service_time_ms / 1000, cores)
-    assert limit is not None
-    rps = limit * factor * rng.uniform(0.985, 1.015)
+def _level(
+    cell: Cell,
+    users: int,
+    factor: float,
+    work_ms: float,
+    path: bounds.RequestPath,
+    setting: bounds.Setting,
+    rng: random.Random,
+) -> LevelResult:
+    demand_ms = (work_ms + OVERHEAD_MS[cell.model or "processes"]) * (1 + 0.3 / users)
+    found = bounds.level_bounds(path, bounds.Measured(users, demand_ms / 1000), setting)
+    tightest = bounds.binding(found)
+    assert tightest is not None
+    rps = tightest.rps * factor * rng.uniform(0.985, 1.015)
     requests = round(rps * HOLD_S)
     # Little's law again: with `users` always in flight, each waits users / rps seconds.
-    latency_ms = max(users / rps * 1000, cell.service_time_ms * 1.02)
+    latency_ms = max(users / rps * 1000, cell.service_time_ms + demand_ms * 1.02)
     histogram = _histogram(latency_ms, requests, rng)
     generator_cpu = round(8 + rps * 0.095, 1)
     saturated = generator_cpu >= GENERATOR_CPU_LIMIT
@@ -181,8 +220,11 @@ def _level(cell: Cell, users: int, factor: float, rng: random.Random) -> LevelRe
     if saturated:
         flags.append("generator_saturated")
     workers = 3 if cell.model != "event-loop" else 1
-    in_flight = ceiling.in_flight(users, cell.capacity)
+    in_flight = users if cell.capacity is None else min(users, cell.capacity)
     per_request = {"processes": 0.0, "threads": 0.12}.get(cell.model or "", 0.03)
+    served = round((requests - failed) / HOLD_S, 2)
+    # The utilisation law holds: the target's CPU is what it served times its demand.
+    cpu_percent = round(min(100.0 * CORES, requests / HOLD_S * demand_ms / 10), 1)
     return LevelResult(
         scenario=cell.scenario,
         target=cell.target,
@@ -191,7 +233,7 @@ def _level(cell: Cell, users: int, factor: float, rng: random.Random) -> LevelRe
         window_s=HOLD_S,
         requests=requests,
         successes=requests - failed,
-        rps=round((requests - failed) / HOLD_S, 2),
+        rps=served,
         latency=Latency(
             p50=stats.percentile(histogram, 0.5),
             p90=stats.percentile(histogram, 0.9),
@@ -208,12 +250,16 @@ def _level(cell: Cell, users: int, factor: float, rng: random.Random) -> LevelRe
             other=0,
         ),
         failure_rate=failed / requests,
-        ceiling_rps=round(limit, 2),
-        efficiency=round(rps / limit, 4),
+        ceiling_rps=tightest.rps,
+        efficiency=round(served / tightest.rps, 4),
+        bounds=found,
+        binding=tightest.name,
+        target_cpu_demand_ms=round(demand_ms, 3),
+        target_cpu_utilisation=round(cpu_percent / (100 * CORES) * rng.uniform(0.98, 1.02), 4),
         target_resources=Resources(
             samples=round(HOLD_S * 10),
-            cpu_percent_mean=round(min(98.0, rps * (1.3 if cell.cpu_bound else 0.09)), 1),
-            cpu_percent_max=round(min(100.0, rps * (1.4 if cell.cpu_bound else 0.12)), 1),
+            cpu_percent_mean=cpu_percent,
+            cpu_percent_max=round(min(100.0 * CORES, cpu_percent * 1.1), 1),
             rss_mib_max=round((workers + 1) * 31.5 + in_flight * per_request, 1),
             threads_max=(workers + 1) + (in_flight if cell.model == "threads" else 0),
             processes_max=workers + 1,
@@ -222,6 +268,27 @@ def _level(cell: Cell, users: int, factor: float, rng: random.Random) -> LevelRe
         flags=flags,
         histogram=histogram,
     )
+
+
+def without_bounds(run: Run) -> Run:
+    """The run as recorded before levels had bounds: none, and so no ceiling or binding."""
+    cleared: dict[str, object] = {
+        "bounds": [],
+        "binding": None,
+        "ceiling_rps": None,
+        "efficiency": None,
+    }
+    cells = [
+        cell.model_copy(
+            update={"levels": [level.model_copy(update=cleared) for level in cell.levels]}
+        )
+        for cell in run.cells
+    ]
+    aggregates = [
+        a.model_copy(update={"binding": None, "ceiling_rps": None, "efficiency": None})
+        for a in run.aggregates
+    ]
+    return run.model_copy(update={"cells": cells, "aggregates": aggregates})
 
 
 def _histogram(median_ms: float, count: int, rng: random.Random) -> dict[int, int]:

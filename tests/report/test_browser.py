@@ -103,12 +103,18 @@ def test_hostile_names_stay_text_in_the_browser(browser: Browser, tmp_path: Path
     assert_clean(page, tmp_path / "reports")
 
 
-def test_the_client_section_draws_its_chart(browser: Browser, tmp_path: Path) -> None:
-    run = make_client_run()
+def _drawn(browser: Browser, tmp_path: Path, run: Run) -> Page:
+    """The run's page built and opened, once its charts are drawn."""
     save_run(tmp_path / "results" / run.run_id, run)
     path = report.build_site(tmp_path / "results", tmp_path / "reports")
     page = browser.open(path.as_uri())
     page.wait_until(CHARTS_DRAWN)
+    return page
+
+
+def test_the_client_section_draws_its_chart(browser: Browser, tmp_path: Path) -> None:
+    run = make_client_run()
+    page = _drawn(browser, tmp_path, run)
     # The scenario's four, and the one of its target beside its httpx variant.
     assert page.evaluate("document.querySelectorAll('.chart').length") == 4 * len(run.scenarios) + 1
     drawn = page.evaluate(
@@ -118,3 +124,17 @@ def test_the_client_section_draws_its_chart(browser: Browser, tmp_path: Path) ->
     assert_clean(page, tmp_path / "reports")
     page.evaluate("document.getElementById('http-client').scrollIntoView()")
     page.screenshot(ARTIFACTS / "run-http-client.png")
+
+
+def test_each_plateau_is_labelled_on_the_drawn_chart(browser: Browser, tmp_path: Path) -> None:
+    run = make_run()
+    page = _drawn(browser, tmp_path, run)
+    labels = page.evaluate(
+        "Array.from(document.querySelectorAll('#scenario-1-throughput .annotation-text'))"
+        ".map(t => t.textContent)"
+    )
+    assert "limited by worker processes" in labels
+    assert "limited by gunicorn --threads" in labels
+    assert_clean(page, tmp_path / "reports")
+    page.evaluate("document.getElementById('scenario-1-throughput-figure').scrollIntoView()")
+    page.screenshot(ARTIFACTS / "run-bounds.png")

@@ -4,7 +4,7 @@ from typing import Any
 
 from blockbench.points import scenarios
 from blockbench.results import Resources, Run, Service
-from tests.report.synthetic import make_run
+from tests.report.synthetic import make_run, without_bounds
 
 
 def flag_level(run: Run, flag: str, **services: Service) -> Run:
@@ -60,3 +60,47 @@ def test_a_flag_without_words_is_shown_by_its_name_not_as_another() -> None:
     (reason,) = reasons(flag_level(make_run(), "disk_full"))
     assert reason == "flagged disk full"
     assert reasons(make_run()) == ()
+
+
+def test_a_point_names_its_binding_bound_with_the_arithmetic_of_a_repeat() -> None:
+    sync = scenarios(make_run())[0].series[0]
+    point = sync.at(20)
+    assert point is not None
+    assert point.binding == "worker processes"
+    assert point.bound is not None
+    assert point.bound.kind == "capacity"
+    assert point.bound.detail.startswith("3 in flight / 100 ms waiting")
+
+
+def test_without_the_runs_word_the_repeats_name_the_binding() -> None:
+    run = make_run()
+    aggregates = [a.model_copy(update={"binding": None}) for a in run.aggregates]
+    sync = scenarios(run.model_copy(update={"aggregates": aggregates}))[0].series[0]
+    assert [point.binding for point in sync.points] == [
+        "users",
+        "worker processes",
+        "worker processes",
+    ]
+    blank = scenarios(without_bounds(run))[0].series[0]
+    assert all(point.binding is None and point.bound is None for point in blank.points)
+
+
+def test_a_level_where_the_utilisation_law_fails_says_by_how_much() -> None:
+    run = make_run()
+    cells = []
+    for cell in run.cells:
+        if (cell.scenario, cell.target) == ("io-sleep", "flask-sync"):
+            levels = [
+                level.model_copy(
+                    update={"flags": ["utilisation_law_off"], "target_cpu_utilisation": 0.5}
+                )
+                if level.users == 20
+                else level
+                for level in cell.levels
+            ]
+            cell = cell.model_copy(update={"levels": levels})
+        cells.append(cell)
+    (reason,) = reasons(run.model_copy(update={"cells": cells}))
+    assert reason.startswith("the utilisation law does not hold")
+    assert "more than 15%" in reason
+    assert "the kernel counted 0.50 of the target's cores busy" in reason

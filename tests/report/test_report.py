@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import shlex
+from html.parser import HTMLParser
 from pathlib import Path
 
 import markupsafe
@@ -14,7 +16,7 @@ from blockbench.cli import app
 from blockbench.results import Run, save_run
 from blockbench.verdict import verdicts
 from tests.report.pages import broken_links, parse
-from tests.report.synthetic import make_client_run, make_run
+from tests.report.synthetic import make_client_run, make_run, without_bounds
 
 CHARTS = ("throughput", "latency", "failures", "resources")
 
@@ -203,3 +205,81 @@ def test_a_merged_run_says_how_to_reproduce_each_of_its_scenarios(tmp_path: Path
     assert "each part of it was measured by its own run" in text
     assert shlex.join(base.command) in text
     assert f"blockbench run --scenarios {scenario} --repeat 3" in text
+
+
+def built_page(tmp_path: Path, run: Run) -> Path:
+    save_run(tmp_path / "results" / run.run_id, run)
+    return report.build_site(tmp_path / "results", tmp_path / "reports")
+
+
+def caps_rows(page: Path) -> dict[str, str]:
+    """Each target's row of the first scenario's caps table, as text."""
+    rows = _Rows("caps")
+    rows.feed(page.read_text())
+    return rows.found
+
+
+def test_the_caps_table_names_what_limits_each_target_at_its_peak(tmp_path: Path) -> None:
+    page = built_page(tmp_path, make_run())
+    assert "Plateau the caps allow" not in page.read_text()
+    rows = caps_rows(page)
+    sync = rows["flask-sync"]
+    assert "worker processes: 29.7 req/s" in sync
+    assert "= 3 in flight / 100 ms waiting + 0.9 ms of CPU" in sync
+    assert "gunicorn --threads: 317 req/s" in rows["flask-gthread"]
+    # Its 100 users were no result: its peak, and what limited it there, is at 20.
+    assert "users: 199 req/s" in rows["starlette-uvicorn"]
+
+
+def test_a_run_whose_levels_have_no_bounds_still_gets_a_page(tmp_path: Path) -> None:
+    page = built_page(tmp_path, without_bounds(make_run()))
+    rows = caps_rows(page)
+    assert rows["flask-sync"].endswith("—")
+    throughput = parse(page).figures["scenario-1-throughput-data"]
+    assert "limited by" not in json.dumps(throughput)
+
+
+def test_the_method_explains_the_bounds_in_plain_words(tmp_path: Path) -> None:
+    text = parse(built_page(tmp_path, make_run())).text
+    assert "Little's-law ceiling" not in text
+    for words in (
+        "The bounds on throughput, and efficiency",
+        "N users whose requests take at least R0",
+        "The target's cores.",
+        "The CPU a request costs is measured at every level",
+        "The utilisation law, checked on every level",
+        "differ by more than 15%",
+        "A plateau below its bound",
+        "the asymptotic bounds of a closed system are known to be loosest",
+    ):
+        assert words in text
+
+
+class _Rows(HTMLParser):
+    """The rows of the first table of a class: target name to the row's text."""
+
+    def __init__(self, table_class: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.table_class = table_class
+        self.found: dict[str, str] = {}
+        self._state = "before"
+        self._row: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and self._state == "before" and ("class", self.table_class) in attrs:
+            self._state = "in"
+        elif tag == "tr" and self._state == "in":
+            self._row = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self._state == "in":
+            self._state = "after"
+        elif tag == "tr" and self._row is not None:
+            text = " ".join("".join(self._row).split())
+            name = text.split(" ")[0] if text else ""
+            self.found[name] = text
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._row is not None:
+            self._row.append(data)
