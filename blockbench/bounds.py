@@ -102,6 +102,10 @@ class Measured:
     # PostgreSQL's CPU seconds per request and the CPUs it may use, where it was sampled.
     database_demand_s: float | None = None
     database_cpus: int | None = None
+    # The load generator's CPU seconds per request, the upstream's added where it shares the
+    # generator's CPUs, and how many CPUs those are.
+    generator_demand_s: float | None = None
+    generator_cpus: int | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,16 @@ def level_bounds(path: RequestPath, measured: Measured, setting: Setting) -> lis
             setting.upstream_calls_rps / calls,
             f"{formats.rps(setting.upstream_calls_rps)} calls/s / {calls:g} per request",
         )
+    if measured.generator_demand_s and measured.generator_cpus:
+        cpus = measured.generator_cpus
+        add(
+            "generator",
+            "load generator CPU",
+            cpus / measured.generator_demand_s,
+            f"{cpus} CPU{'s' if cpus != 1 else ''} / "
+            f"{formats.ms(measured.generator_demand_s * 1000)} of Locust's (and the upstream's) "
+            "CPU per request",
+        )
     if setting.generator_rps:
         add(
             "generator",
@@ -231,10 +245,29 @@ def database_demand_s(level: LevelResult) -> tuple[float | None, int | None]:
     return mean / 100 / level.rps, database.cpus
 
 
+def generator_demand_s(level: LevelResult) -> float | None:
+    """The CPU seconds per request of the generator's CPUs: Locust's processes and, where it
+    was sampled beside them, the upstream service."""
+    used = level.generator.cpu_percent_mean
+    if used is None or level.rps <= 0:
+        return None
+    upstream = level.upstream
+    if upstream is not None and upstream.resources and upstream.resources.cpu_percent_mean:
+        used += upstream.resources.cpu_percent_mean
+    return used / 100 / level.rps
+
+
 def for_level(run: Run, cell: Cell, level: LevelResult, scenario: Scenario) -> list[Bound]:
     """The bounds of a recorded level, from what it and its run recorded."""
     db_demand, db_cpus = database_demand_s(level)
-    measured = Measured(level.users, cpu_demand_s(level), db_demand, db_cpus)
+    measured = Measured(
+        level.users,
+        cpu_demand_s(level),
+        db_demand,
+        db_cpus,
+        generator_demand_s(level),
+        level.generator.cpus,
+    )
     path = RequestPath.of(scenario, level.mix)
     return level_bounds(path, measured, setting_for(run, cell))
 

@@ -542,11 +542,11 @@ class Engine:
         # sweep shape): a plain count over the window is off by up to one request per user.
         rps = level.rate_rps if level.rate_rps is not None else successes / window
         failure_rate = level.failures / level.requests if level.requests else 0.0
-        busiest = [
-            sampler.busiest(f"generator-{n}", level.started, level.ended)
-            for n in range(len(locust.pids))
-        ]
+        names = [f"generator-{n}" for n in range(len(locust.pids))]
+        busiest = [sampler.busiest(name, level.started, level.ended) for name in names]
         generator_cpu = max((b for b in busiest if b is not None), default=None)
+        used = [sampler.summary(name, level.started, level.ended) for name in names]
+        means = [u.cpu_percent_mean for u in used if u and u.cpu_percent_mean is not None]
         scenario = self.scenarios.scenario(cell.scenario)
         resources = sampler.summary(results.cell_key(cell), level.started, level.ended)
         measured = results.LevelResult(
@@ -583,6 +583,9 @@ class Engine:
                 cpu_percent_max=_rounded(generator_cpu, 1),
                 saturated=generator_cpu is not None
                 and generator_cpu >= results.GENERATOR_CPU_LIMIT,
+                cpu_percent_mean=_rounded(sum(means), 1) if len(means) == len(names) else None,
+                # Locust and the upstream share the CPUs the targets leave.
+                cpus=services.upstream_cpus(self.budget),
             ),
             upstream=self._service_during(UPSTREAM, sampler, level, scenario, rps),
             database=self._service_during(DATABASE, sampler, level, scenario, rps),

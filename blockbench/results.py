@@ -100,6 +100,10 @@ class Generator(Model):
     processes: int
     cpu_percent_max: float | None = Field(description="the busiest generator process")
     saturated: bool
+    # Its processes' CPU together, mean over the level (100 = one core), and the CPUs they
+    # (and the upstream, started beside them) may use; None in runs recorded before.
+    cpu_percent_mean: float | None = None
+    cpus: int | None = None
 
 
 class Service(Model):

@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 from blockbench import bounds, engine, results, scenarios
 from blockbench.bounds import Measured, RequestPath, Setting
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "results"
+DATA = Path(__file__).resolve().parent.parent / "data"
+# Recorded runs: two tiny ones from before bounds existed (judged again here), and a quick
+# profile recorded with them (blockbench run --profile quick), run.json only.
+RECORDED = sorted([*(DATA / "results").iterdir(), *(DATA / "bounds").iterdir()])
 
 
 def _caps(workers: int = 1, per_worker: int | None = None, **pools: int) -> list[results.Cap]:
@@ -137,6 +140,17 @@ def test_upstream_and_database_bounds_per_request() -> None:
     assert found["PostgreSQL CPU"] == 1000.0
 
 
+def test_the_generator_is_a_resource_of_the_loop_too() -> None:
+    path = RequestPath(wait_s=0.1)
+    # Locust (and the upstream beside it) spend 0.2 ms of their one CPU per request.
+    measured = Measured(1000, 0.0001, generator_demand_s=0.0002, generator_cpus=1)
+    found = bounds.level_bounds(path, measured, _setting(_caps(), generator_rps=7000.0))
+    assert [(b.name, b.rps) for b in found[:2]] == [
+        ("load generator CPU", 5000.0),
+        ("load generator", 7000.0),
+    ]
+
+
 def test_a_blocked_event_loop_serves_one_request_per_worker() -> None:
     path = RequestPath(wait_s=0.1, blocking=1.0, blocking_s=0.1)
     caps = _caps(workers=2, per_worker=None)
@@ -186,7 +200,7 @@ def test_the_utilisation_law_flags_instruments_that_disagree() -> None:
     assert law is not None and not law.holds
 
 
-@pytest.mark.parametrize("run_dir", sorted(DATA.iterdir()), ids=lambda path: path.name)
+@pytest.mark.parametrize("run_dir", RECORDED, ids=lambda path: path.name)
 def test_recorded_runs_judged_today_sit_under_their_bounds(run_dir: Path) -> None:
     run = engine.revalidate(results.load_run(run_dir))
     valid = [level for cell in run.cells for level in cell.levels if level.valid]
@@ -231,3 +245,16 @@ def _level(
         flags=[],
         histogram={},
     )
+
+
+def test_a_run_recorded_with_bounds_is_judged_the_same_again() -> None:
+    run = results.load_run(DATA / "bounds" / "20261128-quick-a")
+    assert engine.revalidate(run) == run
+    levels = [level for cell in run.cells for level in cell.levels]
+    assert all(level.valid for level in levels)
+    names = {level.binding for level in levels}
+    # Its plateaus: the users at first, then the workers, threads, a2wsgi's, and the core.
+    assert {"users", "worker processes", "gunicorn --threads", "target CPU"} <= names
+    for level in levels:
+        law = results.UtilisationLaw.of(level, cores=1)
+        assert law is not None and law.holds
