@@ -10,6 +10,7 @@ from blockbench.completions import (
     CompletionCounter,
     UserCompletions,
     closed_loop_rate,
+    paced_rate,
     user_rate,
 )
 
@@ -26,13 +27,25 @@ def test_a_periodic_user_gives_one_over_its_period_whatever_the_phase(phase: flo
     # 2.4 req/s, depending on where the window cuts; 12.5 cycles fit, 2.5 req/s.
     user = periodic(0.4, phase, 5.0)
     assert user.count in (12, 13)
-    assert user_rate(user, 5.0) == pytest.approx(2.5)
+    assert user_rate(user) == pytest.approx(2.5)
+    assert closed_loop_rate([user], 5.0) == pytest.approx(2.5)
 
 
-def test_fewer_than_three_completions_fall_back_to_the_count() -> None:
-    assert user_rate(UserCompletions(2, 1.0, 3.0), 5.0) == pytest.approx(0.4)
-    assert user_rate(UserCompletions(1, 4.0, 4.0), 5.0) == pytest.approx(0.2)
-    assert user_rate(UserCompletions(3, 1.0, 2.0), 5.0) == pytest.approx(2.0)
+@pytest.mark.parametrize("phase", [0.0, 0.05, 0.1, 0.13])
+def test_users_a_server_paces_are_counted_at_its_pace(phase: float) -> None:
+    # 250 users behind 3 sync workers holding each request 400 ms: the server completes one
+    # request every 0.4 / 3 s, each for another user, most users none in a 5 s hold. Counting
+    # gives 37 or 38 in 5 s (7.4 or 7.6 req/s); the server's pace is 7.5.
+    gap = 0.4 / 3
+    ends = [phase + i * gap for i in range(int((5.0 - phase) / gap) + 1)]
+    users = [UserCompletions(1, end, end) for end in ends]
+    assert closed_loop_rate(users, 5.0) == pytest.approx(7.5)
+
+
+def test_too_few_completions_fall_back_to_the_count() -> None:
+    assert paced_rate([UserCompletions(2, 1.0, 3.0)], 5.0) == pytest.approx(0.4)
+    assert paced_rate([UserCompletions(1, 4.0, 4.0)], 5.0) == pytest.approx(0.2)
+    assert paced_rate([], 5.0) == 0.0
 
 
 def test_users_add_up() -> None:
