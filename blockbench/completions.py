@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 # The key of a request's context (Locust's User.context()) that names the user who sent it.
 USER_KEY = "user"
-# From this many completions on, a user's rate is read from its completions' span.
+# From this many completions on, the rate is read from their span.
 MIN_SPAN_COMPLETIONS = 3
 
 
@@ -24,24 +24,18 @@ class UserCompletions:
     last_end: float
 
 
-def user_rate(user: UserCompletions) -> float:
-    """Requests per second of a user with at least three completions in the hold.
+def closed_loop_rate(users: Iterable[UserCompletions], hold_s: float) -> float:
+    """Successful requests per second of all users together, counted from the first
+    completion in the hold to the last.
 
-    Counting completions in a fixed window is off by up to one request per user, as the window
-    cuts a cycle at each edge; between the first and the last completion lie whole cycles only.
-    """
-    return (user.count - 1) / (user.last_end - user.first_end)
-
-
-def paced_rate(users: Iterable[UserCompletions], hold_s: float) -> float:
-    """Requests per second of users with fewer than three completions in the hold.
-
-    Such users wait behind a server that paces them: a queue longer than the hold (a cpu level
-    of 1,000 users, three sync workers behind 250). Their completions together are the
-    server's departures, a stream at its pace, so they are counted the same way, from the
-    first to the last: a count over the window would be off by the requests the server had
-    in hand at each edge (three workers with 400 ms requests: 37 completions in 5 s, give or
-    take 3). With fewer than three completions in all, the count over the hold is all there is.
+    Counting completions in a fixed window is off by the requests in hand at each edge: up to
+    one per user where the users pace the level (one user with 400 ms requests: 12 or 13 in
+    a 5 s hold, 12.5 cycles), up to the server's slots where it paces them (three workers
+    with 400 ms requests: 37 give or take 3). Between the first and the last completion lie
+    whole intervals only. Per-user spans would do the same for users with many completions,
+    but with few they favour the users who were served quickly (a server that picks the
+    next request at random serves some users three times in a second): the pooled stream has
+    no such choice. With fewer than three completions in all the count is all there is.
     """
     users = list(users)
     count = sum(user.count for user in users)
@@ -49,16 +43,6 @@ def paced_rate(users: Iterable[UserCompletions], hold_s: float) -> float:
         return count / hold_s
     span = max(user.last_end for user in users) - min(user.first_end for user in users)
     return (count - 1) / span if span > 0 else count / hold_s
-
-
-def closed_loop_rate(users: Iterable[UserCompletions], hold_s: float) -> float:
-    """Successful requests per second of all users together: each user's own rate where it
-    completed enough requests to have one, and the pace of the rest."""
-    steady, paced = [], []
-    for user in users:
-        spans = user.count >= MIN_SPAN_COMPLETIONS and user.last_end > user.first_end
-        (steady if spans else paced).append(user)
-    return sum(user_rate(user) for user in steady) + paced_rate(paced, hold_s)
 
 
 class CompletionCounter:

@@ -10,8 +10,6 @@ from blockbench.completions import (
     CompletionCounter,
     UserCompletions,
     closed_loop_rate,
-    paced_rate,
-    user_rate,
 )
 
 
@@ -27,7 +25,6 @@ def test_a_periodic_user_gives_one_over_its_period_whatever_the_phase(phase: flo
     # 2.4 req/s, depending on where the window cuts; 12.5 cycles fit, 2.5 req/s.
     user = periodic(0.4, phase, 5.0)
     assert user.count in (12, 13)
-    assert user_rate(user) == pytest.approx(2.5)
     assert closed_loop_rate([user], 5.0) == pytest.approx(2.5)
 
 
@@ -43,14 +40,24 @@ def test_users_a_server_paces_are_counted_at_its_pace(phase: float) -> None:
 
 
 def test_too_few_completions_fall_back_to_the_count() -> None:
-    assert paced_rate([UserCompletions(2, 1.0, 3.0)], 5.0) == pytest.approx(0.4)
-    assert paced_rate([UserCompletions(1, 4.0, 4.0)], 5.0) == pytest.approx(0.2)
-    assert paced_rate([], 5.0) == 0.0
+    assert closed_loop_rate([UserCompletions(2, 1.0, 3.0)], 5.0) == pytest.approx(0.4)
+    assert closed_loop_rate([UserCompletions(1, 4.0, 4.0)], 5.0) == pytest.approx(0.2)
 
 
-def test_users_add_up() -> None:
-    users = [periodic(0.1, 0.05, 5.0), periodic(0.4, 0.3, 5.0), UserCompletions(1, 2.0, 2.0)]
-    assert closed_loop_rate(users, 5.0) == pytest.approx(10 + 2.5 + 0.2)
+@pytest.mark.parametrize("phase", [0.0, 0.013, 0.05, 0.099])
+def test_users_in_spread_phases_add_up(phase: float) -> None:
+    # Ten users with 100 ms requests, a tenth of a cycle apart: 100 req/s.
+    users = [periodic(0.1, phase + 0.01 * i, 5.0) for i in range(10)]
+    assert closed_loop_rate(users, 5.0) == pytest.approx(100, rel=0.001)
+
+
+def test_users_served_quickly_by_chance_do_not_inflate_the_rate() -> None:
+    # Three slots, 1.5 s cycles on average, served in random order: a user served three times
+    # in one second has a per-user span rate of 2/s; the server's pace is 2 req/s in all.
+    lucky = UserCompletions(3, 1.0, 2.0)
+    others = [UserCompletions(1, 0.25 + 0.5 * i, 0.25 + 0.5 * i) for i in range(10) if i != 2]
+    rate = closed_loop_rate([lucky, *others], 5.0)
+    assert rate == pytest.approx((12 - 1) / (4.75 - 0.25), rel=0.001)
 
 
 def test_an_empty_hold_gives_zero() -> None:
@@ -89,7 +96,8 @@ def test_the_counter_keeps_successes_that_end_in_the_hold_per_user() -> None:
         1: UserCompletions(3, 100.2, 101.0),
         2: UserCompletions(1, 100.5, 100.5),
     }
-    assert counter.rate(2.0) == pytest.approx(2 / 0.8 + 1 / 2.0)
+    # Four completions, the first at 100.2 s and the last at 101.0 s.
+    assert counter.rate(2.0) == pytest.approx(3 / 0.8)
     counter.stop()
     request(counter, 2, 102.5)  # after the hold
     assert counter.users[2].count == 1
