@@ -40,7 +40,7 @@ class LevelRecord:
     failures: int
     histogram: dict[int, int]
     errors: dict[str, int] = field(default_factory=dict)
-    # Successful requests per second, each user's counted from its first to its last completion
+    # Successful requests per second, counted from the hold's first completion to its last
     # (blockbench.completions), free of a fixed window's edge error; None from older lines.
     rate_rps: float | None = None
     # Successful requests per endpoint path: the mix actually sent, which a mixed scenario's
