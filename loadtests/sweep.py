@@ -123,9 +123,9 @@ def _level_record(
 ) -> dict[str, Any]:
     """One level's hold, in the shape of Locust's own --json statistics, so the same reader
     takes both; response_times is Locust's histogram (2 significant digits, in ms). Beside
-    them: rate, the successful requests per second counted per user (blockbench.completions;
-    null where unknown), and mix, the successful requests per endpoint path, since a mixed
-    scenario's bound is that of the mix actually sent."""
+    them: rate, the successful requests per second counted over whole intervals between
+    completions (blockbench.completions; null where unknown), and mix, the successful requests
+    per endpoint path, since a mixed scenario's bound is that of the mix actually sent."""
     entries = [entry for entry in stats.entries.values() if entry.num_requests]
     mix: dict[str, int] = {}
     for entry in entries:

@@ -36,8 +36,8 @@ class ScenarioUser(FastHttpUser):
     connection_timeout = 60.0
 
     def context(self) -> dict[str, int]:
-        # Names the user in each request event, so StepSweep counts each user's throughput
-        # between its own first and last completion (blockbench.completions).
+        # Names the user in each request event, so StepSweep can count a user with many
+        # completions by its own span (blockbench.completions).
         return {completions.USER_KEY: id(self)}
 
 
