@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from blockbench import contract, formats
 from blockbench.catalogue import CapKind
-from blockbench.results import Bound, Cap, Cell, LevelResult, Run
+from blockbench.results import Bound, BoundKind, Cap, Cell, LevelResult, Run
 from blockbench.scenarios import Scenario
 
 # The order terms are listed in, and the tie-break when two allow the same rate: the resource
@@ -134,7 +134,7 @@ def level_bounds(path: RequestPath, measured: Measured, setting: Setting) -> lis
 
     latency = _least_latency(path, demand)
     if least > 0:
-        who = f"{measured.users} user{'s' if measured.users != 1 else ''}"
+        who = _counted(measured.users, "user")
         add("users", "users", measured.users / least, f"{who} / {latency}")
     model = slots.model()
     if model is not None and least > 0:
@@ -145,12 +145,11 @@ def level_bounds(path: RequestPath, measured: Measured, setting: Setting) -> lis
         # serves one such request at a time, whatever its concurrency.
         loops = slots.workers()
         hold = path.blocking * path.blocking_s
-        plural = "s" if loops != 1 else ""
         add(
             "capacity",
             "event loop blocked by a sync call",
             loops / hold,
-            f"{loops} event loop{plural} / {formats.ms(hold * 1000)} blocked per request",
+            f"{_counted(loops, 'event loop')} / {formats.ms(hold * 1000)} blocked per request",
         )
     if path.upstream_calls:
         hold = path.upstream_calls * path.upstream_call_s
@@ -170,23 +169,11 @@ def level_bounds(path: RequestPath, measured: Measured, setting: Setting) -> lis
         for name, total in slots.pools("process_pool"):
             add("pool", name, total / hold, f"{total} processes / {formats.ms(hold * 1000)} of CPU")
     if demand:
-        cores = setting.cores
-        add(
-            "target_cpu",
-            "target CPU",
-            cores / demand,
-            f"{cores} core{'s' if cores != 1 else ''} / {formats.ms(demand * 1000)} of CPU "
-            "per request, measured on the target",
-        )
+        what = "of CPU per request, measured on the target"
+        bounds.append(_cpu_term("target_cpu", "target CPU", setting.cores, "core", demand, what))
     if measured.database_demand_s and measured.database_cpus:
-        cpus = measured.database_cpus
-        add(
-            "database",
-            "PostgreSQL CPU",
-            cpus / measured.database_demand_s,
-            f"{cpus} CPU{'s' if cpus != 1 else ''} / "
-            f"{formats.ms(measured.database_demand_s * 1000)} per request",
-        )
+        cpus, used = measured.database_cpus, measured.database_demand_s
+        bounds.append(_cpu_term("database", "PostgreSQL CPU", cpus, "CPU", used, "per request"))
     calls = path.upstream_calls
     if setting.upstream_calls_rps and calls:
         add(
@@ -196,15 +183,9 @@ def level_bounds(path: RequestPath, measured: Measured, setting: Setting) -> lis
             f"{formats.rps(setting.upstream_calls_rps)} calls/s / {calls:g} per request",
         )
     if measured.generator_demand_s and measured.generator_cpus:
-        cpus = measured.generator_cpus
-        add(
-            "generator",
-            "load generator CPU",
-            cpus / measured.generator_demand_s,
-            f"{cpus} CPU{'s' if cpus != 1 else ''} / "
-            f"{formats.ms(measured.generator_demand_s * 1000)} of Locust's (and the upstream's) "
-            "CPU per request",
-        )
+        cpus, used = measured.generator_cpus, measured.generator_demand_s
+        what = "of Locust's (and the upstream's) CPU per request"
+        bounds.append(_cpu_term("generator", "load generator CPU", cpus, "CPU", used, what))
     if setting.generator_rps:
         add(
             "generator",
@@ -286,6 +267,18 @@ def target_cores(run: Run) -> int:
     """The cores the run's targets had: the CPUs they were pinned to."""
     # Unpinned (a platform that cannot pin): the targets had every CPU.
     return len(run.environment.target_cpus or []) or run.environment.cpu_count
+
+
+def _cpu_term(
+    kind: BoundKind, name: str, cpus: int, noun: str, demand_s: float, what: str
+) -> Bound:
+    """A CPU's bound: its CPUs over the CPU seconds each request costs it."""
+    detail = f"{_counted(cpus, noun)} / {formats.ms(demand_s * 1000)} {what}"
+    return Bound(kind=kind, name=name, rps=round(cpus / demand_s, 2), detail=detail)
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def _least_latency(path: RequestPath, demand: float | None) -> str:

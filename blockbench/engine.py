@@ -717,10 +717,10 @@ def judge(
     return level.model_copy(update={"flags": flags})
 
 
-def revalidate(run: results.Run, catalogue: scenarios.Catalogue | None = None) -> results.Run:
+def revalidate(run: results.Run) -> results.Run:
     """Apply the current bounds and validity rules to every stored level, saying so if that
     changes any. A run recorded by an older blockbench is then judged like a new one."""
-    catalogue = catalogue or scenarios.load()
+    catalogue = scenarios.load()
     changed = 0
     cells = []
     for cell in run.cells:

@@ -45,33 +45,43 @@ def simulate(users: int, slots: int | None, wait_s: float, cpu_s: float) -> floa
     returns; a request takes one of ``slots`` (or waits for one), then ``cpu_s`` on one
     first-come-first-served core, then waits ``wait_s`` still holding its slot.
 
-    Each user's rate is taken from its completions in the second half of the run (past the
-    start, where every user sends at once), first to last, and the rates are summed.
+    Measured over the second half of the run (past the start, where every user sends at once)
+    with no edge effect: each request is credited with the share of its own duration inside
+    that window, those still in flight at its end too (the generalised Little's law, H = λG:
+    the credits sum to throughput x window).
     """
     done, limit = 0, max(3000, 40 * users)
     free = users if slots is None else slots
-    waiting: list[int] = list(range(users))  # users waiting for a slot, first come first
+    waiting: list[tuple[int, float]] = [(user, 0.0) for user in range(users)]  # (user, sent)
     cpu_free_at = 0.0
     events: list[tuple[float, int]] = []  # (when a user's request finishes, the user)
-    ends: dict[int, list[float]] = {user: [] for user in range(users)}
+    requests: list[tuple[float, float]] = []  # (sent, finished)
 
     def start(now: float) -> None:
         nonlocal free, cpu_free_at
         while free and waiting:
             free -= 1
+            user, sent = waiting.pop(0)
             cpu_free_at = max(cpu_free_at, now) + cpu_s
-            heapq.heappush(events, (cpu_free_at + wait_s, waiting.pop(0)))
+            heapq.heappush(events, (cpu_free_at + wait_s, user))
+            requests.append((sent, cpu_free_at + wait_s))
 
     start(0.0)
+    halfway = clock = 0.0
     while done < limit:
         clock, user = heapq.heappop(events)
         done += 1
-        if done > limit // 2:
-            ends[user].append(clock)
+        if done == limit // 2:
+            halfway = clock
         free += 1
-        waiting.append(user)
+        waiting.append((user, clock))
         start(clock)
-    return sum((len(e) - 1) / (e[-1] - e[0]) for e in ends.values() if len(e) >= 2)
+    credit = sum(
+        (min(end, clock) - max(sent, halfway)) / (end - sent)
+        for sent, end in requests
+        if end > halfway and sent < clock
+    )
+    return credit / (clock - halfway)
 
 
 @settings(max_examples=60, deadline=None)
