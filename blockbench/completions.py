@@ -1,100 +1,106 @@
-"""A closed loop's throughput over a hold, counted over whole intervals between completions.
+"""A closed loop's throughput over a hold, each request credited with the share of its cycle that
+fell inside the hold (the generalised Little's law, H = λG).
 
-Standard library only: the Locust shape (loadtests/sweep.py) counts with it as requests end,
+A user's cycle is the time from the end of its previous request (its first: from when it was
+sent) to the end of this one: its pause and its wait for the answer. A user's cycles tile its
+time line, so the credits of all the requests whose cycles meet the hold sum to the number of
+cycles the hold saw, fractions at the edges included. Counting the completions inside the hold
+instead is off by the requests in hand at each edge: one user with 400 ms requests completes
+12 or 13 times in a 5 s hold (12.5 cycles), three sync workers with 400 ms requests 37 give or
+take 3 (37.5), and users in lockstep move the count by a whole bunch. The credit is exact for
+each of these, and unbiased however a server orders its answers.
+
+The cycle under way at the hold's end finishes after it: a hold is settled once every user's
+has (one cycle later, while the next level runs). If some are still under way at a deadline,
+the credit is incomplete and no rate is given, so the harness falls back to counting.
+
+Standard library only: the Locust shape (loadtests/sweep.py) feeds it Locust's request events,
 and the tests check its arithmetic without importing Locust.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 
-# From this many completions on, the rate is read from their span.
-MIN_SPAN_COMPLETIONS = 3
-# From this many completions in the hold on, a user's own span gives its rate (below, the
-# selection of quickly served users biases it; above, by less than a percent).
-OWN_SPAN_COMPLETIONS = 10
 # The key of a request's context (Locust's User.context()) that names the user who sent it.
 USER_KEY = "user"
 
 
 @dataclass(slots=True)
-class Completions:
-    """The successful requests that ended in a hold: how many, the first end and the last."""
+class Hold:
+    """One level's measured window and the credit its cycles earned so far."""
 
-    count: int = 0
-    first_end: float = math.inf
-    last_end: float = -math.inf
+    start: float
+    end: float = math.inf
+    # Users running when the hold ended: each has one cycle under way across its end.
+    users: int = 0
+    credit: float = 0.0
+    # Users whose cycle across the hold's end has finished.
+    across_end: set[Hashable] = field(default_factory=set)
+    # Set when a successful request named no user: its cycle is unknown, so is the rate.
+    anonymous: bool = False
 
-    def add(self, end: float) -> None:
-        self.count += 1
-        # Users' requests end in any order: keep the extremes.
-        self.first_end = min(self.first_end, end)
-        self.last_end = max(self.last_end, end)
+    @property
+    def ended(self) -> bool:
+        return self.end < math.inf
 
-    def merge(self, other: Completions) -> None:
-        self.count += other.count
-        self.first_end = min(self.first_end, other.first_end)
-        self.last_end = max(self.last_end, other.last_end)
+    @property
+    def settled(self) -> bool:
+        """The hold has ended and every cycle across its end has finished."""
+        return self.ended and len(self.across_end) >= self.users
 
+    def add(self, user: Hashable, begun: float, end: float, success: bool) -> None:
+        if begun < self.end <= end:
+            self.across_end.add(user)
+        if not success:
+            # A failure ends a cycle but is not a completion: it earns nothing.
+            return
+        length = end - begun
+        if length <= 0:
+            # A cycle of no length (clock resolution): it lies in the hold or it does not.
+            self.credit += 1.0 if self.start <= end <= self.end else 0.0
+            return
+        inside = min(end, self.end) - max(begun, self.start)
+        if inside > 0:
+            self.credit += inside / length
 
-def hold_rate(completions: Completions, hold_s: float) -> float:
-    """Successful requests per second of one stream of completions over a hold of ``hold_s``
-    seconds, counted from its first completion in the hold to its last.
-
-    Counting completions in a fixed window is off by the requests in hand at each edge: up to
-    one per user where the users pace the level (one user with 400 ms requests: 12 or 13 in
-    a 5 s hold, 12.5 cycles), up to the server's slots where it paces them (three workers
-    with 400 ms requests: 37 give or take 3). Between the first and the last completion lie
-    whole intervals only. With fewer than three completions the count is all there is.
-    """
-    span = completions.last_end - completions.first_end
-    if completions.count < MIN_SPAN_COMPLETIONS or span <= 0:
-        return completions.count / hold_s
-    return (completions.count - 1) / span
-
-
-def closed_loop_rate(users: Iterable[Completions], hold_s: float) -> float:
-    """Successful requests per second of all users together.
-
-    A user with many completions in the hold paces itself: its own span counts its cycles
-    exactly, however its phase lines up with the other users' (users started a tenth of a
-    second apart with 400 ms requests complete in bunches, and one span over all of them
-    reads 5% high). Users with few completions wait behind a server that paces them; their
-    completions together are its departures and are counted as one stream (each one's own
-    span would favour those it happened to serve quickly: 1.03-1.06 of the bound behind
-    three sync workers).
-    """
-    own, paced = 0.0, Completions()
-    for user in users:
-        if user.count >= OWN_SPAN_COMPLETIONS:
-            own += hold_rate(user, hold_s)
-        else:
-            paced.merge(user)
-    return own + hold_rate(paced, hold_s)
+    def rate(self) -> float | None:
+        """Successful requests per second of the hold, once settled; None if it is not, or if
+        some request named no user."""
+        if not self.settled or self.anonymous:
+            return None
+        return self.credit / (self.end - self.start)
 
 
-class CompletionCounter:
-    """Each user's successful completions since the hold began, fed by Locust's request event.
+class CycleCounter:
+    """Each user's cycles, credited to the holds they meet; fed by Locust's request event.
 
-    Runs for every request, thousands a second: a dict lookup and a few comparisons each.
+    Runs for every request, thousands a second: a dict lookup and a few sums per open hold
+    (one, or two while the last one's final cycles finish).
     """
 
     def __init__(self) -> None:
-        self.since: float | None = None
-        self.users: dict[Hashable, Completions] = {}
-        # Set when a successful request named no user: then no rate can be given.
-        self.anonymous = False
+        # When each user's last request ended: where its next cycle begins.
+        self.last_end: dict[Hashable, float] = {}
+        self.holds: list[Hold] = []
 
-    def start(self, since: float) -> None:
-        """Forget what came before and count completions that end from ``since`` (time.time())."""
-        self.since = since
-        self.users = {}
-        self.anonymous = False
+    def begin(self, at: float) -> Hold:
+        """Start crediting a hold that begins at ``at`` (time.time())."""
+        hold = Hold(start=at)
+        self.holds.append(hold)
+        return hold
 
-    def stop(self) -> None:
-        self.since = None
+    def end(self, hold: Hold, at: float, users: int) -> None:
+        """End ``hold`` at ``at``, with ``users`` running: it settles when each of their cycles
+        under way has finished."""
+        hold.end = at
+        hold.users = users
+
+    def forget(self, hold: Hold) -> None:
+        """Stop crediting ``hold``: it is settled or given up."""
+        self.holds.remove(hold)
 
     def on_request(
         self,
@@ -105,22 +111,14 @@ class CompletionCounter:
         exception: BaseException | None = None,
         **_: object,
     ) -> None:
-        if self.since is None or exception is not None:
-            return
-        end = start_time + response_time / 1000
-        if end < self.since:
-            return
         user = context.get(USER_KEY)
         if user is None:
-            self.anonymous = True
+            for hold in self.holds:
+                hold.anonymous = True
             return
-        seen = self.users.get(user)
-        if seen is None:
-            seen = self.users[user] = Completions()
-        seen.add(end)
-
-    def rate(self, hold_s: float) -> float | None:
-        """The hold's successful requests per second; None if some request named no user."""
-        if self.anonymous:
-            return None
-        return closed_loop_rate(self.users.values(), hold_s)
+        end = start_time + response_time / 1000
+        # A user's first cycle begins when it sends its first request.
+        begun = self.last_end.get(user, start_time)
+        self.last_end[user] = end
+        for hold in self.holds:
+            hold.add(user, begun, end, exception is None)

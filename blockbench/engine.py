@@ -538,8 +538,8 @@ class Engine:
         histogram = level.histogram
         successes = level.requests - level.failures
         window = max(level.window_s, 1e-9)
-        # Completions from the hold's first to its last (Locust's sweep shape): a count over
-        # the window is off by the requests in hand at each edge.
+        # Each request credited with the share of its cycle in the hold (Locust's sweep shape):
+        # a count over the window is off by the requests in hand at each edge.
         rps = level.rate_rps if level.rate_rps is not None else successes / window
         failure_rate = level.failures / level.requests if level.requests else 0.0
         names = [f"generator-{n}" for n in range(len(locust.pids))]

@@ -40,8 +40,9 @@ class LevelRecord:
     failures: int
     histogram: dict[int, int]
     errors: dict[str, int] = field(default_factory=dict)
-    # Successful requests per second, counted from the hold's first completion to its last
-    # (blockbench.completions), free of a fixed window's edge error; None from older lines.
+    # Successful requests per second, each request credited with the share of its cycle in the
+    # hold (blockbench.completions), free of a fixed window's edge error; None from older lines
+    # and where a hold's last cycles did not finish in time.
     rate_rps: float | None = None
     # Successful requests per endpoint path: the mix actually sent, which a mixed scenario's
     # bound depends on; empty from older lines.

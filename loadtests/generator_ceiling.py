@@ -20,7 +20,7 @@ class GeneratorCeiling(FastHttpUser):
     wait_time = constant(0)
 
     def context(self) -> dict[str, int]:
-        # As the workloads' users: StepSweep counts each user's rate (blockbench.completions).
+        # As the workloads' users: StepSweep credits each user's cycles (blockbench.completions).
         return {completions.USER_KEY: id(self)}
 
     @task

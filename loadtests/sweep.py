@@ -7,6 +7,9 @@ The levels, warm-up and hold are the default profile's in blockbench/scenarios.t
     BLOCKBENCH_WARMUP=2                  seconds at each level before measuring
     BLOCKBENCH_HOLD=10                   seconds measured at each level
     BLOCKBENCH_LEVEL_STATS=levels.jsonl  append each level's statistics there, one JSON line each
+A level's line is written once the cycles under way at its hold's end have finished (see
+blockbench.completions), usually during the next level's warm-up; after the last level the users
+keep running until they have.
 Headless, one workload:
     locust -f loadtests/workloads.py,loadtests/sweep.py --headless -H http://127.0.0.1:8001 Cpu
 """
@@ -25,9 +28,17 @@ from locust.runners import MasterRunner, Runner
 from locust.stats import RequestStats
 
 from blockbench import scenarios
-from blockbench.completions import CompletionCounter
+from blockbench.completions import CycleCounter, Hold
 
 log = logging.getLogger("blockbench.sweep")
+
+# How long after its hold a level's cycles under way may take to finish before its rate is given
+# up (the harness then counts completions): ten of its mean cycles, so that behind a server
+# answering in random order all but the unluckiest of thousands of users finish; at least a
+# warm-up and a hold or SETTLE_SECONDS, at most SETTLE_LIMIT_SECONDS.
+SETTLE_CYCLES = 10
+SETTLE_SECONDS = 10.0
+SETTLE_LIMIT_SECONDS = 120.0
 
 
 # Locust ships types, but LoadTestShape's own methods are unannotated: hence the ignores.
@@ -42,23 +53,40 @@ class StepSweep(LoadTestShape):
             raise SystemExit(f"StepSweep: {exc}") from None
         self.stats_path = os.environ.get(scenarios.LEVEL_STATS_ENV) or None
         self.phase: scenarios.Phase | None = None
-        self.hold_started = 0.0
-        self.completions = CompletionCounter()
+        self.cycles = CycleCounter()
+        self.hold: Hold | None = None
+        # Levels measured whose records wait for their hold to settle, oldest first.
+        self.unsettled: list[tuple[Hold, float, dict[str, Any]]] = []
+        self.least_settle_s = max(SETTLE_SECONDS, self.sweep.warmup + self.sweep.hold)
+        self.last_level: int | None = None
         self._listening_to: Events | None = None
 
     def reset_time(self) -> None:
         # Locust calls this at every start, a restart from the web UI too: sweep from the top.
         super().reset_time()  # type: ignore[no-untyped-call]
+        self._write_unsettled(give_up=True)
+        if self.hold is not None:
+            self.cycles.forget(self.hold)
+            self.hold = None
         self.phase = None
+        self.last_level = None
 
     def tick(self) -> tuple[int, float] | None:
         phase = self.sweep.phase_at(self.get_run_time())  # type: ignore[no-untyped-call]
+        if phase is not None:
+            # From the first warm-up on, so each user's cycle across a hold's start is known.
+            self._listen()
         if phase != self.phase:
             self._advance(self.phase, phase)
             self.phase = phase
-        if phase is None:
-            return None
-        return phase.level, max(phase.level / scenarios.RAMP_SECONDS, 1.0)
+        self._write_unsettled()
+        if phase is not None:
+            self.last_level = phase.level
+            return phase.level, max(phase.level / scenarios.RAMP_SECONDS, 1.0)
+        if self.unsettled and self.last_level is not None:
+            # The last level's users run on until their cycles across its hold's end finish.
+            return self.last_level, max(self.last_level / scenarios.RAMP_SECONDS, 1.0)
+        return None
 
     def _advance(self, old: scenarios.Phase | None, new: scenarios.Phase | None) -> None:
         if old is not None and old.stage == "hold":
@@ -74,21 +102,48 @@ class StepSweep(LoadTestShape):
         else:
             # Forget the warm-up (and the level before): what follows is this level's result.
             self._stats().reset_all()
-            self.hold_started = time.time()
-            self._listen()
-            self.completions.start(self.hold_started)
+            self.hold = self.cycles.begin(time.time())
             log.info("level %d: measuring for %gs", new.level, self.sweep.hold)
 
     def _record(self, phase: scenarios.Phase) -> None:
-        ended = time.time()
-        self.completions.stop()
-        if self.stats_path is None:
-            return
+        hold, self.hold = self.hold, None
+        assert hold is not None, "a hold began before it ends"
         users: int = self.get_current_user_count()  # type: ignore[no-untyped-call]
-        rate = self._rate(ended - self.hold_started)
-        record = _level_record(phase, users, self._stats(), self.hold_started, ended, rate)
-        with open(self.stats_path, "a") as out:
-            out.write(json.dumps(record) + "\n")
+        # A master's users run on its workers: no request event fires here, nothing to wait for.
+        running_here = 0 if isinstance(self._runner(), MasterRunner) else users
+        self.cycles.end(hold, time.time(), running_here)
+        if self.stats_path is None:
+            self.cycles.forget(hold)
+            return
+        # The statistics now, the rate once the cycles under way have finished.
+        record = _level_record(phase, users, self._stats(), hold.start, hold.end)
+        self.unsettled.append((hold, hold.end + self._settle_s(hold), record))
+
+    def _settle_s(self, hold: Hold) -> float:
+        # Little's law: a cycle lasts users / rate, the rate credited so far a fair guess.
+        cycle_s = hold.users * (hold.end - hold.start) / hold.credit if hold.credit > 0 else 0.0
+        return min(SETTLE_LIMIT_SECONDS, max(self.least_settle_s, SETTLE_CYCLES * cycle_s))
+
+    def _write_unsettled(self, give_up: bool = False) -> None:
+        """Write the records whose holds have settled, in order; past its deadline (or when
+        ``give_up``) a record goes without a rate."""
+        now = time.time()
+        while self.unsettled:
+            hold, deadline, record = self.unsettled[0]
+            if not (hold.settled or give_up or now >= deadline):
+                return
+            if not hold.settled:
+                log.warning(
+                    "level %d: %d of %d users' cycles across the hold's end unfinished; "
+                    "its rate is left to a count of completions",
+                    record["level"], hold.users - len(hold.across_end), hold.users,
+                )  # fmt: skip
+            record["rate"] = self._rate(hold)
+            self.cycles.forget(hold)
+            self.unsettled.pop(0)
+            assert self.stats_path is not None, "only recorded levels wait"
+            with open(self.stats_path, "a") as out:
+                out.write(json.dumps(record) + "\n")
 
     def _listen(self) -> None:
         # Once per process, on the events the runner fires (a test's Environment may have its
@@ -96,14 +151,16 @@ class StepSweep(LoadTestShape):
         # costs nothing per request.
         events = self._runner().environment.events
         if self._listening_to is not events:
-            events.request.add_listener(self.completions.on_request)  # type: ignore[no-untyped-call]
+            events.request.add_listener(self.cycles.on_request)  # type: ignore[no-untyped-call]
+            # A run stopped early (the web UI's stop button, a signal) loses no measured level.
+            events.test_stop.add_listener(lambda **_: self._write_unsettled(give_up=True))  # type: ignore[no-untyped-call]
             self._listening_to = events
 
-    def _rate(self, hold_s: float) -> float | None:
+    def _rate(self, hold: Hold) -> float | None:
         # A master's users run on its workers: no request event fires here to count.
         if isinstance(self._runner(), MasterRunner):
             return None
-        return self.completions.rate(hold_s)
+        return hold.rate()
 
     def _stats(self) -> RequestStats:
         return self._runner().stats
@@ -119,12 +176,12 @@ def _level_record(
     stats: RequestStats,
     started: float,
     ended: float,
-    rate: float | None,
 ) -> dict[str, Any]:
     """One level's hold, in the shape of Locust's own --json statistics, so the same reader
     takes both; response_times is Locust's histogram (2 significant digits, in ms). Beside
-    them: rate, the successful requests per second counted over whole intervals between
-    completions (blockbench.completions; null where unknown), and mix, the successful requests
+    them: rate, the successful requests per second credited by each request's share of its
+    cycle in the hold (blockbench.completions; filled in once the hold settles, null where
+    unknown), and mix, the successful requests
     per endpoint path, since a mixed scenario's bound is that of the mix actually sent."""
     entries = [entry for entry in stats.entries.values() if entry.num_requests]
     mix: dict[str, int] = {}
@@ -139,6 +196,6 @@ def _level_record(
         "entries": [entry.serialize() for entry in entries],
         "total": stats.total.serialize(),
         "errors": list(stats.serialize_errors().values()),
-        "rate": rate,
+        "rate": None,
         "mix": mix,
     }

@@ -36,8 +36,8 @@ class ScenarioUser(FastHttpUser):
     connection_timeout = 60.0
 
     def context(self) -> dict[str, int]:
-        # Names the user in each request event, so StepSweep can count a user with many
-        # completions by its own span (blockbench.completions).
+        # Names the user in each request event, so StepSweep can tell where each user's cycle
+        # began (blockbench.completions).
         return {completions.USER_KEY: id(self)}
 
 
