@@ -1,18 +1,22 @@
-"""A closed loop's throughput over a hold, each request credited with the share of its cycle that
-fell inside the hold (the generalised Little's law, H = λG).
+"""A closed loop's throughput over a hold, free of the edge error of counting completions in it.
 
-A user's cycle is the time from the end of its previous request (its first: from when it was
-sent) to the end of this one: its pause and its wait for the answer. A user's cycles tile its
-time line, so the credits of all the requests whose cycles meet the hold sum to the number of
-cycles the hold saw, fractions at the edges included. Counting the completions inside the hold
-instead is off by the requests in hand at each edge: one user with 400 ms requests completes
-12 or 13 times in a 5 s hold (12.5 cycles), three sync workers with 400 ms requests 37 give or
-take 3 (37.5), and users in lockstep move the count by a whole bunch. The credit is exact for
-each of these, and unbiased however a server orders its answers.
+Counting the completions inside a window is off by the requests in hand at each edge: one user
+with 400 ms requests completes 12 or 13 times in a 5 s hold (12.5 cycles), and threads that
+all hold 400 ms requests finish in bunches, so the count moves by a whole bunch (32 threads:
+±4%) with where the edges fall.
 
-The cycle under way at the hold's end finishes after it: a hold is settled once every user's
-has (one cycle later, while the next level runs). If some are still under way at a deadline,
-the credit is incomplete and no rate is given, so the harness falls back to counting.
+Here each successful completion is credited with one request spread evenly over the time since
+the K-th completion before it, K being the number of users; the credit inside the hold, over
+its length, is the rate. At every instant K such spans overlap, one per "stream" of completions
+when the users or a server's slots complete periodically, so the credits tile the time line:
+the rate is exact for users in lockstep or in bunches and for any number of slots up to K
+answering in turn, in any phase, and it needs nothing but when each request ended. K users'
+completions span one cycle of a user (Little's law: K / throughput), so the credit smooths the
+rate over about one cycle.
+
+The spans across the hold's end close after it: a hold is settled once K more completions have
+come (one cycle later, while the next level runs). If they do not come by a deadline, no rate is
+given and the harness falls back to counting.
 
 Standard library only: the Locust shape (loadtests/sweep.py) feeds it Locust's request events,
 and the tests check its arithmetic without importing Locust.
@@ -20,27 +24,24 @@ and the tests check its arithmetic without importing Locust.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Hashable, Mapping
+from collections import deque
 from dataclasses import dataclass, field
-
-# The key of a request's context (Locust's User.context()) that names the user who sent it.
-USER_KEY = "user"
 
 
 @dataclass(slots=True)
 class Hold:
-    """One level's measured window and the credit its cycles earned so far."""
+    """One level's measured window, and the completions around it that its rate needs."""
 
     start: float
+    # How many completions back each one's span reaches: the users, or fewer if fewer
+    # completions came before the hold.
+    spacing: int
+    # The ``spacing`` completions before the hold, then every one since: (end, succeeded).
+    completions: list[tuple[float, bool]] = field(default_factory=list)
     end: float = math.inf
-    # Users running when the hold ended: each has one cycle under way across its end.
-    users: int = 0
-    credit: float = 0.0
-    # Users whose cycle across the hold's end has finished.
-    across_end: set[Hashable] = field(default_factory=set)
-    # Set when a successful request named no user: its cycle is unknown, so is the rate.
-    anonymous: bool = False
+    after_end: int = 0
 
     @property
     def ended(self) -> bool:
@@ -48,55 +49,63 @@ class Hold:
 
     @property
     def settled(self) -> bool:
-        """The hold has ended and every cycle across its end has finished."""
-        return self.ended and len(self.across_end) >= self.users
+        """The hold has ended and each span across its end has closed."""
+        return self.ended and self.after_end >= self.spacing
 
-    def add(self, user: Hashable, begun: float, end: float, success: bool) -> None:
-        if begun < self.end <= end:
-            self.across_end.add(user)
-        if not success:
-            # A failure ends a cycle but is not a completion: it earns nothing.
-            return
-        length = end - begun
-        if length <= 0:
-            # A cycle of no length (clock resolution): it lies in the hold or it does not.
-            self.credit += 1.0 if self.start <= end <= self.end else 0.0
-            return
-        inside = min(end, self.end) - max(begun, self.start)
-        if inside > 0:
-            self.credit += inside / length
+    def add(self, end: float, success: bool) -> None:
+        self.completions.append((end, success))
+        if end > self.end:
+            self.after_end += 1
 
     def rate(self) -> float | None:
-        """Successful requests per second of the hold, once settled; None if it is not, or if
-        some request named no user."""
-        if not self.settled or self.anonymous:
+        """Successful requests per second of the hold, once settled; None before."""
+        if not self.settled:
             return None
-        return self.credit / (self.end - self.start)
+        # Events come as requests end, nearly but not quite in order of their ends.
+        ends = sorted(self.completions)
+        credit = 0.0
+        for (begun, _), (end, success) in zip(ends, ends[self.spacing :], strict=False):
+            if not success:
+                # A failure takes its place among the completions but earns nothing.
+                continue
+            if end <= begun:
+                # Completions at one instant (clock resolution): in the hold or not.
+                credit += 1.0 if self.start <= end <= self.end else 0.0
+                continue
+            inside = min(end, self.end) - max(begun, self.start)
+            if inside > 0:
+                credit += inside / (end - begun)
+        return credit / (self.end - self.start)
+
+    def completed_inside(self) -> int:
+        """The completions (failures too) counted in the hold so far."""
+        return sum(1 for end, _ in self.completions if self.start <= end <= self.end)
 
 
-class CycleCounter:
-    """Each user's cycles, credited to the holds they meet; fed by Locust's request event.
+class Departures:
+    """Completions as they come, fed by Locust's request event, credited to the open holds.
 
-    Runs for every request, thousands a second: a dict lookup and a few sums per open hold
-    (one, or two while the last one's final cycles finish).
+    Runs for every request, thousands a second: an append per open hold (one, or two while the
+    last one's spans close) and one to a bounded memory of recent completions.
     """
 
-    def __init__(self) -> None:
-        # When each user's last request ended: where its next cycle begins.
-        self.last_end: dict[Hashable, float] = {}
+    def __init__(self, memory: int) -> None:
+        # Enough completions to reach back ``users`` from the start of any hold.
+        self.recent: deque[tuple[float, bool]] = deque(maxlen=max(memory, 1))
         self.holds: list[Hold] = []
 
-    def begin(self, at: float) -> Hold:
-        """Start crediting a hold that begins at ``at`` (time.time())."""
-        hold = Hold(start=at)
+    def begin(self, at: float, users: int) -> Hold:
+        """Start a hold at ``at`` (time.time()) with ``users`` running."""
+        before = sorted(self.recent)
+        before = before[: bisect.bisect_left(before, (at, False))]
+        spacing = max(1, min(users, len(before)))
+        hold = Hold(start=at, spacing=spacing, completions=before[-spacing:])
         self.holds.append(hold)
         return hold
 
-    def end(self, hold: Hold, at: float, users: int) -> None:
-        """End ``hold`` at ``at``, with ``users`` running: it settles when each of their cycles
-        under way has finished."""
+    def end(self, hold: Hold, at: float) -> None:
         hold.end = at
-        hold.users = users
+        hold.after_end = sum(1 for end, _ in hold.completions if end > at)
 
     def forget(self, hold: Hold) -> None:
         """Stop crediting ``hold``: it is settled or given up."""
@@ -105,20 +114,13 @@ class CycleCounter:
     def on_request(
         self,
         *,
-        context: Mapping[str, object],
         start_time: float,
         response_time: float,
         exception: BaseException | None = None,
         **_: object,
     ) -> None:
-        user = context.get(USER_KEY)
-        if user is None:
-            for hold in self.holds:
-                hold.anonymous = True
-            return
         end = start_time + response_time / 1000
-        # A user's first cycle begins when it sends its first request.
-        begun = self.last_end.get(user, start_time)
-        self.last_end[user] = end
+        success = exception is None
+        self.recent.append((end, success))
         for hold in self.holds:
-            hold.add(user, begun, end, exception is None)
+            hold.add(end, success)

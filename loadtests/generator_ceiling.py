@@ -12,16 +12,10 @@ from __future__ import annotations
 
 from locust import FastHttpUser, constant, task
 
-from blockbench import completions
-
 
 class GeneratorCeiling(FastHttpUser):
     # Closed loop with no pause, like every workload, so the rate is the generator's limit.
     wait_time = constant(0)
-
-    def context(self) -> dict[str, int]:
-        # As the workloads' users: StepSweep credits each user's cycles (blockbench.completions).
-        return {completions.USER_KEY: id(self)}
 
     @task
     def zero_wait(self) -> None:

@@ -7,9 +7,9 @@ The levels, warm-up and hold are the default profile's in blockbench/scenarios.t
     BLOCKBENCH_WARMUP=2                  seconds at each level before measuring
     BLOCKBENCH_HOLD=10                   seconds measured at each level
     BLOCKBENCH_LEVEL_STATS=levels.jsonl  append each level's statistics there, one JSON line each
-A level's line is written once the cycles under way at its hold's end have finished (see
-blockbench.completions), usually during the next level's warm-up; after the last level the users
-keep running until they have.
+A level's line is written once as many requests as there are users have completed after its hold
+(see blockbench.completions), usually during the next level's warm-up; after the last level the
+users keep running until they have.
 Headless, one workload:
     locust -f loadtests/workloads.py,loadtests/sweep.py --headless -H http://127.0.0.1:8001 Cpu
 """
@@ -28,15 +28,14 @@ from locust.runners import MasterRunner, Runner
 from locust.stats import RequestStats
 
 from blockbench import scenarios
-from blockbench.completions import CycleCounter, Hold
+from blockbench.completions import Departures, Hold
 
 log = logging.getLogger("blockbench.sweep")
 
-# How long after its hold a level's cycles under way may take to finish before its rate is given
-# up (the harness then counts completions): ten of its mean cycles, so that behind a server
-# answering in random order all but the unluckiest of thousands of users finish; at least a
-# warm-up and a hold or SETTLE_SECONDS, at most SETTLE_LIMIT_SECONDS.
-SETTLE_CYCLES = 10
+# How long after its hold a level may wait for the completions its rate needs before the rate is
+# given up (the harness then counts completions): three times as long as they should take, at
+# least a warm-up and a hold or SETTLE_SECONDS, at most SETTLE_LIMIT_SECONDS.
+SETTLE_MARGIN = 3
 SETTLE_SECONDS = 10.0
 SETTLE_LIMIT_SECONDS = 120.0
 
@@ -53,7 +52,7 @@ class StepSweep(LoadTestShape):
             raise SystemExit(f"StepSweep: {exc}") from None
         self.stats_path = os.environ.get(scenarios.LEVEL_STATS_ENV) or None
         self.phase: scenarios.Phase | None = None
-        self.cycles = CycleCounter()
+        self.departures = Departures(memory=max(self.sweep.levels))
         self.hold: Hold | None = None
         # Levels measured whose records wait for their hold to settle, oldest first.
         self.unsettled: list[tuple[Hold, float, dict[str, Any]]] = []
@@ -66,7 +65,7 @@ class StepSweep(LoadTestShape):
         super().reset_time()  # type: ignore[no-untyped-call]
         self._write_unsettled(give_up=True)
         if self.hold is not None:
-            self.cycles.forget(self.hold)
+            self.departures.forget(self.hold)
             self.hold = None
         self.phase = None
         self.last_level = None
@@ -74,7 +73,7 @@ class StepSweep(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         phase = self.sweep.phase_at(self.get_run_time())  # type: ignore[no-untyped-call]
         if phase is not None:
-            # From the first warm-up on, so each user's cycle across a hold's start is known.
+            # From the first warm-up on, so the completions before a hold are known.
             self._listen()
         if phase != self.phase:
             self._advance(self.phase, phase)
@@ -84,7 +83,7 @@ class StepSweep(LoadTestShape):
             self.last_level = phase.level
             return phase.level, max(phase.level / scenarios.RAMP_SECONDS, 1.0)
         if self.unsettled and self.last_level is not None:
-            # The last level's users run on until their cycles across its hold's end finish.
+            # The last level's users run on until its rate's last completions have come.
             return self.last_level, max(self.last_level / scenarios.RAMP_SECONDS, 1.0)
         return None
 
@@ -102,27 +101,29 @@ class StepSweep(LoadTestShape):
         else:
             # Forget the warm-up (and the level before): what follows is this level's result.
             self._stats().reset_all()
-            self.hold = self.cycles.begin(time.time())
+            users: int = self.get_current_user_count()  # type: ignore[no-untyped-call]
+            self.hold = self.departures.begin(time.time(), users)
             log.info("level %d: measuring for %gs", new.level, self.sweep.hold)
 
     def _record(self, phase: scenarios.Phase) -> None:
         hold, self.hold = self.hold, None
         assert hold is not None, "a hold began before it ends"
         users: int = self.get_current_user_count()  # type: ignore[no-untyped-call]
-        # A master's users run on its workers: no request event fires here, nothing to wait for.
-        running_here = 0 if isinstance(self._runner(), MasterRunner) else users
-        self.cycles.end(hold, time.time(), running_here)
+        self.departures.end(hold, time.time())
+        # A master's users run on its workers: no request event fires here to wait for.
+        if self.stats_path is None or isinstance(self._runner(), MasterRunner):
+            self.departures.forget(hold)
         if self.stats_path is None:
-            self.cycles.forget(hold)
             return
-        # The statistics now, the rate once the cycles under way have finished.
+        # The statistics now, the rate once the completions it needs have come.
         record = _level_record(phase, users, self._stats(), hold.start, hold.end)
         self.unsettled.append((hold, hold.end + self._settle_s(hold), record))
 
     def _settle_s(self, hold: Hold) -> float:
-        # Little's law: a cycle lasts users / rate, the rate credited so far a fair guess.
-        cycle_s = hold.users * (hold.end - hold.start) / hold.credit if hold.credit > 0 else 0.0
-        return min(SETTLE_LIMIT_SECONDS, max(self.least_settle_s, SETTLE_CYCLES * cycle_s))
+        # The completions needed come at the hold's rate.
+        counted = hold.completed_inside()
+        needed_s = hold.spacing * (hold.end - hold.start) / counted if counted else 0.0
+        return min(SETTLE_LIMIT_SECONDS, max(self.least_settle_s, SETTLE_MARGIN * needed_s))
 
     def _write_unsettled(self, give_up: bool = False) -> None:
         """Write the records whose holds have settled, in order; past its deadline (or when
@@ -130,16 +131,18 @@ class StepSweep(LoadTestShape):
         now = time.time()
         while self.unsettled:
             hold, deadline, record = self.unsettled[0]
-            if not (hold.settled or give_up or now >= deadline):
+            waiting = hold in self.departures.holds
+            if waiting and not (hold.settled or give_up or now >= deadline):
                 return
-            if not hold.settled:
+            if waiting and not hold.settled:
                 log.warning(
-                    "level %d: %d of %d users' cycles across the hold's end unfinished; "
-                    "its rate is left to a count of completions",
-                    record["level"], hold.users - len(hold.across_end), hold.users,
+                    "level %d: %d of the %d completions after the hold its rate needs came; "
+                    "it is left to a count of completions",
+                    record["level"], hold.after_end, hold.spacing,
                 )  # fmt: skip
             record["rate"] = self._rate(hold)
-            self.cycles.forget(hold)
+            if waiting:
+                self.departures.forget(hold)
             self.unsettled.pop(0)
             assert self.stats_path is not None, "only recorded levels wait"
             with open(self.stats_path, "a") as out:
@@ -151,7 +154,7 @@ class StepSweep(LoadTestShape):
         # costs nothing per request.
         events = self._runner().environment.events
         if self._listening_to is not events:
-            events.request.add_listener(self.cycles.on_request)  # type: ignore[no-untyped-call]
+            events.request.add_listener(self.departures.on_request)  # type: ignore[no-untyped-call]
             # A run stopped early (the web UI's stop button, a signal) loses no measured level.
             events.test_stop.add_listener(lambda **_: self._write_unsettled(give_up=True))  # type: ignore[no-untyped-call]
             self._listening_to = events
@@ -180,7 +183,7 @@ def _level_record(
     """One level's hold, in the shape of Locust's own --json statistics, so the same reader
     takes both; response_times is Locust's histogram (2 significant digits, in ms). Beside
     them: rate, the successful requests per second credited by each request's share of its
-    cycle in the hold (blockbench.completions; filled in once the hold settles, null where
+    span in the hold (blockbench.completions; filled in once the hold settles, null where
     unknown), and mix, the successful requests
     per endpoint path, since a mixed scenario's bound is that of the mix actually sent."""
     entries = [entry for entry in stats.entries.values() if entry.num_requests]

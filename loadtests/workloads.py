@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from locust import FastHttpUser, constant, tag
 
-from blockbench import completions, scenarios
+from blockbench import scenarios
 
 
 class ScenarioUser(FastHttpUser):
@@ -34,11 +34,6 @@ class ScenarioUser(FastHttpUser):
     # failed, and must count as slow. Only past a minute does a request count as a failure.
     network_timeout = 60.0
     connection_timeout = 60.0
-
-    def context(self) -> dict[str, int]:
-        # Names the user in each request event, so StepSweep can tell where each user's cycle
-        # began (blockbench.completions).
-        return {completions.USER_KEY: id(self)}
 
 
 def _sender(request: scenarios.Request) -> Callable[[ScenarioUser], None]:

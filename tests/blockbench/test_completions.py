@@ -1,6 +1,7 @@
-"""A closed loop's throughput over a hold, each request credited with the share of its cycle in
-the hold: exact for users paced alike, in lockstep, in bunches or by a server, unbiased for a
-server that answers in random order; and the counter Locust's request event feeds."""
+"""A closed loop's throughput over a hold, each completion credited over the span back to the
+K-th completion before it (K users): exact for users in lockstep or in bunches and for a
+server's slots answering in turn in any phase, unmoved by users who joined in the warm-up,
+unbiased for a server answering in random order; and the counter Locust's request event feeds."""
 
 from __future__ import annotations
 
@@ -10,24 +11,19 @@ import statistics
 
 import pytest
 
-from blockbench.completions import USER_KEY, CycleCounter, Hold
+from blockbench.completions import Departures, Hold
 
 HOLD_START, HOLD_S = 100.0, 5.0
 
 
 def request(
-    counter: CycleCounter,
-    user: int | None,
-    end: float,
-    took: float = 0.1,
-    exception: Exception | None = None,
+    departures: Departures, end: float, took: float = 0.1, exception: Exception | None = None
 ) -> None:
-    context = {} if user is None else {USER_KEY: user}
     # As Locust fires it: the request's start on the wall clock, its response time in ms.
-    counter.on_request(
+    departures.on_request(
         request_type="GET",
         name="/io/sleep",
-        context=context,
+        context={},
         start_time=end - took,
         response_time=took * 1000,
         response_length=10,
@@ -35,33 +31,26 @@ def request(
     )
 
 
-def measure(
-    ends: list[tuple[float, int]],
-    users: int,
-    took: float = 0.1,
-    sent: dict[int, float] | None = None,
-) -> float | None:
-    """Feeds ``(end, user)`` completions in time order through a counter with one hold of
-    HOLD_S seconds from HOLD_START, ended as the wall clock passes it; its rate. Requests take
-    ``took`` seconds, or a user's first from when ``sent`` says it sent it."""
-    counter = CycleCounter()
+def measure(ends: list[float], users: int) -> float | None:
+    """Feeds completions in time order through a counter with one hold of HOLD_S seconds from
+    HOLD_START, begun and ended as the wall clock passes them; its rate."""
+    departures = Departures(memory=users)
     hold: Hold | None = None
-    first = dict(sent or {})
-    for end, user in sorted(ends):
+    for end in sorted(ends):
         if hold is None and end >= HOLD_START:
-            hold = counter.begin(HOLD_START)
+            hold = departures.begin(HOLD_START, users)
         if hold is not None and not hold.ended and end >= HOLD_START + HOLD_S:
-            counter.end(hold, HOLD_START + HOLD_S, users)
-        request(counter, user, end, end - first.pop(user) if user in first else took)
-    assert hold is not None and hold.settled, "the simulation runs past every cycle"
+            departures.end(hold, HOLD_START + HOLD_S)
+        request(departures, end)
+    assert hold is not None and hold.settled, "the simulation runs on past the hold"
     return hold.rate()
 
 
-def periodic(period: float, phase: float, user: int = 0) -> list[tuple[float, int]]:
-    """A user's request ends every ``period`` seconds, ``phase`` after HOLD_START, from well
-    before the hold to well after it."""
-    count = int(3 * HOLD_S / period) + 2
-    return [(HOLD_START - HOLD_S + phase + i * period, user) for i in range(count)]
+def periodic(period: float, phase: float) -> list[float]:
+    """Request ends every ``period`` seconds, ``phase`` after HOLD_START, from a minute before
+    the hold to a minute after it."""
+    count = int((HOLD_S + 120) / period)
+    return [HOLD_START - 60 + phase + i * period for i in range(count)]
 
 
 @pytest.mark.parametrize("phase", [0.0, 0.01, 0.1, 0.2, 0.399])
@@ -71,36 +60,41 @@ def test_one_user_gives_one_over_its_cycle_whatever_the_phase(phase: float) -> N
     assert measure(periodic(0.4, phase), users=1) == pytest.approx(2.5)
 
 
-def test_a_users_pause_is_part_of_its_cycle() -> None:
-    # 100 ms requests every 400 ms: 300 ms of pause in each cycle.
-    assert measure(periodic(0.4, 0.05), users=1, took=0.1) == pytest.approx(2.5)
-
-
 @pytest.mark.parametrize("phase", [0.0, 0.05, 0.2, 0.33])
 def test_users_in_lockstep_or_in_bunches_each_give_their_own_rate(phase: float) -> None:
-    lockstep = [end for user in range(10) for end in periodic(0.4, phase, user)]
+    lockstep = [end + 1e-4 * user for user in range(10) for end in periodic(0.4, phase)]
     assert measure(lockstep, users=10) == pytest.approx(25.0)
     # Started 100 ms apart: they complete in four bunches.
-    bunched = [end for user in range(10) for end in periodic(0.4, (phase + 0.1 * user) % 0.4, user)]
+    bunched = [end for user in range(10) for end in periodic(0.4, (phase + 0.1 * user) % 0.4)]
     assert measure(bunched, users=10) == pytest.approx(25.0)
 
 
-@pytest.mark.parametrize("phase", [0.0, 0.05, 0.1, 0.13])
-def test_users_a_server_paces_give_its_pace(phase: float) -> None:
-    # 250 users behind 3 sync workers that hold each request 400 ms, answered in turn: one
-    # completion every 0.4 / 3 s, each user's once every 33 s. Counting gives 37 or 38 in 5 s
-    # (7.4 or 7.6 req/s); the server's pace is 7.5.
-    step = 0.4 / 3
-    ends = [(HOLD_START - 40 + phase + i * step, i % 250) for i in range(int(90 / step))]
-    assert measure(ends, users=250, took=33.0) == pytest.approx(7.5)
+@pytest.mark.parametrize("users", [32, 50, 250, 1000])
+@pytest.mark.parametrize("phase", [0.0, 0.13, 0.29])
+def test_threads_finishing_together_give_their_pace(users: int, phase: float) -> None:
+    # 32 threads holding 400 ms requests side by side, behind them any number of users:
+    # completions in bunches of 32 every 400 ms, 80 req/s. Counting moves by a bunch at each
+    # edge (76.8 or 83.2). A bunch spreads over 3 ms here, which moves the rate by 0.01% at
+    # most.
+    ends = [end + 1e-4 * thread for thread in range(32) for end in periodic(0.4, phase)]
+    assert measure(ends, users=users) == pytest.approx(80.0, rel=1e-4)
 
 
-@pytest.mark.parametrize("phase", [0.0, 0.03, 0.07])
-def test_workers_answering_together_give_their_pace(phase: float) -> None:
-    # 10 users behind 2 workers answering 100 ms requests side by side: completions come in
-    # pairs every 100 ms, 20 req/s; counting moves by a pair at each edge.
-    ends = [(HOLD_START - 5 + phase + 0.1 * (i // 2), i % 10) for i in range(400)]
-    assert measure(ends, users=10, took=0.5) == pytest.approx(20.0)
+@pytest.mark.parametrize("seed", range(5))
+def test_slots_in_any_phase_give_their_pace(seed: int) -> None:
+    # 3 sync workers with 400 ms requests, each started whenever: 7.5 req/s, where counting
+    # gives 37 or 38 in 5 s (7.4 or 7.6), or 36 or 39 in lockstep.
+    rng = random.Random(seed)
+    ends = [end for _ in range(3) for end in periodic(0.4, rng.uniform(0, 0.4))]
+    assert measure(ends, users=250) == pytest.approx(7.5)
+
+
+def test_users_who_joined_in_the_warm_up_do_not_move_a_saturated_servers_rate() -> None:
+    # Three slots at 7.5 req/s: whether 50 or 250 users wait behind them, and since when, the
+    # completions are the same, so is the rate.
+    ends = [end for worker in range(3) for end in periodic(0.4, 0.1 * worker)]
+    assert measure(ends, users=50) == pytest.approx(7.5, rel=1e-4)
+    assert measure(ends, users=250) == pytest.approx(7.5, rel=1e-4)
 
 
 def random_order_server(seed: int, users: int, slots: int, service: float) -> float | None:
@@ -109,86 +103,71 @@ def random_order_server(seed: int, users: int, slots: int, service: float) -> fl
     rng = random.Random(seed)
     waiting = list(range(users))
     busy: list[tuple[float, int]] = []
-    ends: list[tuple[float, int]] = []
-    now = HOLD_START - 20
-    # Every user sends its first request at once; later ones as its last is answered.
-    sent = dict.fromkeys(waiting, now)
-    while now < HOLD_START + HOLD_S + 600:
+    ends: list[float] = []
+    now = HOLD_START - 60
+    while now < HOLD_START + HOLD_S + 60:
         while waiting and len(busy) < slots:
             user = waiting.pop(rng.randrange(len(waiting)))
             heapq.heappush(busy, (now + service * rng.uniform(0.5, 1.5), user))
         now, user = heapq.heappop(busy)
-        ends.append((now, user))
+        ends.append(now)
         waiting.append(user)
-    return measure(ends, users=users, took=service, sent=sent)
+    return measure(ends, users=users)
 
 
 def test_a_server_answering_in_random_order_is_measured_without_bias() -> None:
-    # 3 workers, 400 ms on average: 7.5 req/s in the long run. A user's cycle varies from
-    # 0.2 s to a minute; over many holds the rates average the server's pace.
+    # 3 workers, 400 ms on average: 7.5 req/s in the long run; one hold's rate varies with the
+    # service times drawn, and the rates of many average the server's pace.
     rates = [random_order_server(seed, users=40, slots=3, service=0.4) for seed in range(200)]
     assert statistics.fmean(r for r in rates if r is not None) == pytest.approx(7.5, rel=0.01)
 
 
-def test_a_hold_settles_once_each_cycle_across_its_end_has_finished() -> None:
-    counter = CycleCounter()
-    request(counter, 1, 99.9)
-    request(counter, 2, 99.95)
-    hold = counter.begin(100.0)
+def test_a_hold_settles_once_as_many_requests_as_users_completed_after_it() -> None:
+    departures = Departures(memory=10)
+    for end in (99.5, 99.9):
+        request(departures, end)
+    hold = departures.begin(100.0, users=2)
     for end in (100.3, 100.7):
-        request(counter, 1, end)
-    request(counter, 2, 100.5)
-    counter.end(hold, 101.0, users=2)
+        request(departures, end)
+    departures.end(hold, 101.0)
     assert not hold.settled and hold.rate() is None
-    request(counter, 1, 101.1)
+    request(departures, 101.1)
     assert not hold.settled
-    request(counter, 2, 101.5)
+    request(departures, 101.5)
     assert hold.settled
-    # User 1: 3/4 of a 0.4 s cycle, a whole one, 3/4 of another; user 2: 0.5 s of a 0.55 s
-    # cycle and half of a 1 s one.
-    rate = (0.75 + 1 + 0.75) + (0.5 / 0.55 + 0.5)
-    assert hold.rate() == pytest.approx(rate)
-    # Later requests no longer change it.
-    request(counter, 1, 101.3)
-    assert hold.rate() == pytest.approx(rate)
+    # Spans two completions back: 99.5-100.3 (0.3 of 0.8 s inside), 99.9-100.7 (0.7 of 0.8),
+    # 100.3-101.1 (0.7 of 0.8), 100.7-101.5 (0.3 of 0.8): 2.5 requests in one second.
+    assert hold.rate() == pytest.approx(2.5)
+    request(departures, 101.6)
+    assert hold.rate() == pytest.approx(2.5)
 
 
-def test_failures_end_cycles_but_earn_nothing() -> None:
-    counter = CycleCounter()
-    request(counter, 1, 99.8)
-    hold = counter.begin(100.0)
-    request(counter, 1, 100.2, exception=ConnectionError("reset"))
-    request(counter, 1, 100.6)
-    counter.end(hold, 101.0, users=1)
-    request(counter, 1, 101.0 + 0.4 - 1e-9, exception=TimeoutError())
-    assert hold.settled
-    # Only the cycle from 100.2 to 100.6 is a success.
+def test_failures_take_their_place_but_earn_nothing() -> None:
+    departures = Departures(memory=1)
+    request(departures, 99.8)
+    hold = departures.begin(100.0, users=1)
+    request(departures, 100.2, exception=ConnectionError("reset"))
+    request(departures, 100.6)
+    departures.end(hold, 101.0)
+    request(departures, 101.4, exception=TimeoutError())
+    # Only the span from 100.2 to 100.6 is a success.
     assert hold.rate() == pytest.approx(1.0)
 
 
-def test_a_user_first_seen_in_the_hold_begins_its_cycle_when_it_sends() -> None:
-    counter = CycleCounter()
-    hold = counter.begin(100.0)
-    request(counter, 7, 100.5, took=1.0)  # sent at 99.5: half its cycle in the hold
-    counter.end(hold, 101.0, users=1)
-    request(counter, 7, 101.5, took=1.0)  # sent at 100.5: half in the hold
-    assert hold.rate() == pytest.approx(1.0)
-
-
-def test_a_success_without_a_user_leaves_the_rate_unknown() -> None:
-    counter = CycleCounter()
-    hold = counter.begin(100.0)
-    request(counter, 1, 100.5)
-    request(counter, None, 100.6)
-    counter.end(hold, 101.0, users=1)
-    request(counter, 1, 101.5)
-    assert hold.settled and hold.rate() is None
+def test_spans_reach_back_no_further_than_the_completions_before_the_hold() -> None:
+    departures = Departures(memory=100)
+    request(departures, 99.0)
+    request(departures, 99.5)
+    hold = departures.begin(100.0, users=50)
+    assert hold.spacing == 2
+    # Before any completion at all, each span is the one before it.
+    assert Departures(memory=5).begin(100.0, users=5).spacing == 1
 
 
 def test_forgotten_holds_are_credited_no_more() -> None:
-    counter = CycleCounter()
-    hold = counter.begin(100.0)
-    counter.end(hold, 101.0, users=0)
-    counter.forget(hold)
-    request(counter, 1, 100.5)
-    assert hold.credit == 0.0 and counter.holds == []
+    departures = Departures(memory=1)
+    hold = departures.begin(100.0, users=1)
+    departures.end(hold, 101.0)
+    departures.forget(hold)
+    request(departures, 100.5)
+    assert hold.completions == [] and departures.holds == []

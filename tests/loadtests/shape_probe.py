@@ -18,8 +18,6 @@ from locust.env import Environment
 from sweep import StepSweep
 from workloads import USER_CLASSES
 
-from blockbench.completions import USER_KEY
-
 
 class ClockedSweep(StepSweep):
     """StepSweep on a clock the probe sets, instead of the wall clock."""
@@ -46,7 +44,7 @@ def main(times: list[float]) -> None:
             response_time=100,
             response_length=10,
             exception=None,
-            context={USER_KEY: 1},
+            context={},
             start_time=time.time() - 0.1,
         )
         seen.append({"now": now, "tick": tick, "requests": env.stats.total.num_requests})

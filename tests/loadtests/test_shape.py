@@ -31,18 +31,20 @@ def probe(times: list[float], env: dict[str, str]) -> list[dict[str, Any]]:
 def test_walks_the_levels_counting_only_the_holds(tmp_path: Path) -> None:
     stats = tmp_path / "levels.jsonl"
     sweep = scenarios.Sweep((1, 10), warmup=1, hold=3)
-    times = [0, 0.5, 1, 2, 3, 4, 5, 6, 7, 8]
+    times = [0, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 8.5]
     seen = probe(times, {**sweep.env(), scenarios.LEVEL_STATS_ENV: str(stats)})
 
-    # Users, and a spawn rate that reaches the level within RAMP_SECONDS; None ends the run.
+    # Users, and a spawn rate that reaches the level within RAMP_SECONDS. At t=8 the sweep is
+    # over, but the last hold's rate waits for a completion after it (the probe runs no users,
+    # so one): the users run on for a tick. None ends the run.
     ramp = 1 / scenarios.RAMP_SECONDS
     assert [step["tick"] for step in seen[:-1]] == [
         *[[1, ramp]] * 5,
-        *[[10, 10 * ramp]] * 4,
+        *[[10, 10 * ramp]] * 5,
         None,
     ]
     # Statistics restart when a hold begins (t=1, t=5): the warm-ups are not counted.
-    assert [step["requests"] for step in seen[:-1]] == [1, 2, 1, 2, 3, 4, 1, 2, 3, 4]
+    assert [step["requests"] for step in seen[:-1]] == [1, 2, 1, 2, 3, 4, 1, 2, 3, 4, 5]
 
     levels = [json.loads(line) for line in stats.read_text().splitlines()]
     assert [(r["level"], r["index"], r["total"]["num_requests"]) for r in levels] == [
