@@ -140,10 +140,11 @@ def level_bounds(path: RequestPath, measured: Measured, setting: Setting) -> lis
     if model is not None and least > 0:
         name, capacity = model
         add("capacity", name, capacity / least, f"{capacity} in flight / {latency}")
-    if path.blocking and setting.model == "event-loop":
+    loops = slots.event_loops(setting.model)
+    if path.blocking and loops:
         # A sleep that does not yield holds the event loop's one thread: each worker's loop
-        # serves one such request at a time, whatever its concurrency.
-        loops = slots.workers()
+        # serves one such request at a time, whatever its concurrency (a2wsgi's threads too
+        # wait on their process's one loop).
         hold = path.blocking * path.blocking_s
         add(
             "capacity",
@@ -336,6 +337,14 @@ class _Slots:
                 name = "worker processes" if one_each else cap.name
                 return name, cap.value * self.workers()
         return None
+
+    def event_loops(self, model: str | None) -> int:
+        """The event loops the async endpoints run on, one per worker where they share one;
+        runs recorded before the cap existed say so by their model alone."""
+        loops = sum(total for _, total in self.pools("event_loop"))
+        if not loops and model == "event-loop":
+            return self.workers()
+        return loops
 
     def pools(self, wanted: CapKind) -> list[tuple[str, int]]:
         found = []

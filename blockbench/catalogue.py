@@ -25,7 +25,14 @@ LOOPBACK = "127.0.0.1"
 Model = Literal["processes", "threads", "green-threads", "event-loop"]
 # Which limit a cap is, so the bounds know how a request holds it (results.Cap records it).
 CapKind = Literal[
-    "workers", "model", "http_pool", "fanout_pool", "db_pool", "process_pool", "max_connections"
+    "workers",
+    "model",
+    "event_loop",
+    "http_pool",
+    "fanout_pool",
+    "db_pool",
+    "process_pool",
+    "max_connections",
 ]
 MODELS: tuple[Model, ...] = ("processes", "threads", "green-threads", "event-loop")
 APPS = ("flask", "starlette")
@@ -128,6 +135,13 @@ class Target:
         return style == "async" if style else self.app == "starlette"
 
     @property
+    def shares_event_loop(self) -> bool:
+        """Whether all its requests' ``async def`` code in a worker runs on one event loop:
+        Starlette's async endpoints, on uvicorn's loop or on the one a2wsgi's ASGIMiddleware
+        starts per process. (Flask's async views each run on a loop of their own.)"""
+        return self.app == "starlette" and self.endpoints_async
+
+    @property
     def upstream_context(self) -> upstream_clients.Context:
         if self.endpoints_async:
             return "async"
@@ -150,6 +164,9 @@ class Target:
         else:
             label = self.bounded_by or "event loop, no connection limit"
             caps.append(Cap(label, self.per_worker, "worker", "model"))
+        if self.shares_event_loop:
+            # A call that does not yield holds every request of the worker behind it.
+            caps.append(Cap("event loop of the async endpoints", 1, "worker", "event_loop"))
         settings = self.settings()
         client = self.upstream_client().name
         http_pool = settings.upstream_pool_size

@@ -171,6 +171,22 @@ def test_a_blocked_event_loop_serves_one_request_per_worker() -> None:
     assert bounds.binding(threads).name == "users"  # type: ignore[union-attr]
 
 
+def test_threads_waiting_on_one_event_loop_are_held_by_it() -> None:
+    # starlette-a2wsgi: 32 gunicorn threads per worker, each waiting on the one loop a2wsgi
+    # starts per process, which the blocking sleep holds.
+    path = RequestPath(wait_s=0.1, blocking=1.0, blocking_s=0.1)
+    loop = results.Cap(
+        name="event loop of the async endpoints", value=1, where="worker", kind="event_loop"
+    )
+    caps = [*_caps(workers=2, per_worker=32), loop]
+    found = bounds.level_bounds(path, Measured(100, 0.0003), _setting(caps))
+    assert bounds.binding(found).name == "event loop blocked by a sync call"  # type: ignore[union-attr]
+    assert bounds.binding(found).rps == 20.0  # type: ignore[union-attr]
+    # Without the blocking call the threads are the limit again.
+    waits = bounds.level_bounds(RequestPath(wait_s=0.1), Measured(100, 0.0003), _setting(caps))
+    assert bounds.binding(waits).name == "gunicorn --threads"  # type: ignore[union-attr]
+
+
 @pytest.fixture(scope="module")
 def catalogue() -> scenarios.Catalogue:
     return scenarios.load()

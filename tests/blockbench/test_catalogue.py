@@ -214,6 +214,28 @@ def test_caps_list_every_limit_on_the_path() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "shares"),
+    [
+        ("starlette-uvicorn", True),
+        ("starlette-gunicorn-asgi", True),
+        # Threads, but each waits on the one loop a2wsgi's ASGIMiddleware runs per process.
+        ("starlette-a2wsgi", True),
+        # def endpoints on anyio's threads; Flask's async views each run on a loop of their own.
+        ("starlette-threadpool", False),
+        ("flask-async-views", False),
+        ("flask-a2wsgi", False),
+        ("flask-gthread", False),
+    ],
+)
+def test_targets_whose_async_code_shares_a_loop_per_worker_have_that_cap(
+    name: str, shares: bool
+) -> None:
+    target = catalogue.load(cores=2).get(name)
+    loops = [cap for cap in target.caps() if cap.kind == "event_loop"]
+    assert [(cap.value, cap.per) for cap in loops] == ([(1, "worker")] if shares else [])
+
+
+@pytest.mark.parametrize(
     ("name", "client"),
     [
         ("starlette-uvicorn", "aiohttp"),
