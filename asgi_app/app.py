@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from blockbench import contract, openapi
-from blockbench.io_async import AsyncIO
-from blockbench.io_blocking import BlockingIO
-from blockbench.settings import AppSettings
+from blockbench.apps import contract, openapi
+from blockbench.apps.io_async import AsyncIO
+from blockbench.apps.io_blocking import BlockingIO
+from blockbench.apps.settings import AppSettings
 
 log = logging.getLogger("blockbench.starlette")
 

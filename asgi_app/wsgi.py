@@ -14,7 +14,7 @@ from a2wsgi import ASGIMiddleware
 from a2wsgi.asgi_typing import ASGIApp
 
 from asgi_app.app import create_app as create_starlette
-from blockbench.settings import AppSettings
+from blockbench.apps.settings import AppSettings
 
 
 def create_app(settings: AppSettings | None = None) -> ASGIMiddleware:

@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from blockbench import engine
+from blockbench.engine import engine
 
 TARGETS = ("starlette-uvicorn", "flask-gthread")
 GOAL = 0.95

@@ -5,7 +5,7 @@ scenario) on the real target of its model, pinned like every run, at 10, 50, 250
 requests in flight: successful req/s, the share of the ceiling, and the target's CPU per request
 (its whole process tree's CPU over the level / requests served; each request is one call, so the
 differences between rows of one model are the clients' own cost). The cheapest client of each
-model that a well-informed user would pick is its default (blockbench/upstream_clients.py).
+model that a well-informed user would pick is its default (blockbench/apps/upstream_clients.py).
 
     python benchmarks/http_clients.py [--levels 10,50,250,1000] [--hold 3]
         [--write docs/http-clients.md]
@@ -25,7 +25,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from blockbench import catalogue, engine, environment, results, upstream_clients
+from blockbench import results
+from blockbench.apps import upstream_clients
+from blockbench.engine import engine, environment
+from blockbench.targets import catalogue
 
 # One target per model, and every client that can run there.
 CANDIDATES: dict[str, tuple[str, ...]] = {

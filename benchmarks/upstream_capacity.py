@@ -21,9 +21,9 @@ from pathlib import Path
 
 import psutil
 
-from blockbench import supervisor
-from blockbench.burst import burst
-from blockbench.upstream_calibration import measure_cpu_per_call
+from blockbench.targets import supervisor
+from blockbench.upstream.burst import burst
+from blockbench.upstream.calibration import measure_cpu_per_call
 
 
 def main() -> None:

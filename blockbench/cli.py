@@ -11,7 +11,7 @@ import typer
 
 # Only what every image has: the bench image runs this CLI without the upstream's uvloop and
 # httptools, so the upstream module is imported by its command alone.
-from blockbench.settings import DEFAULT_UPSTREAM_HOST, DEFAULT_UPSTREAM_PORT
+from blockbench.apps.settings import DEFAULT_UPSTREAM_HOST, DEFAULT_UPSTREAM_PORT
 
 app = typer.Typer(
     help="Measure when non-blocking (ASGI) Python servers beat blocking (WSGI) ones.",
@@ -32,14 +32,14 @@ def upstream(
     processes: int = typer.Option(1, min=1, help="Event-loop processes sharing the port."),
 ) -> None:
     """Run the slow upstream service (GET /delay?ms=N answers after N ms)."""
-    from blockbench import upstream as upstream_service
+    from blockbench.upstream import server as upstream_service
 
     upstream_service.main(["--host", host, "--port", str(port), "--processes", str(processes)])
 
 
 CatalogueOption = Annotated[
     Path | None,
-    typer.Option(help="A target catalogue file instead of blockbench/targets.toml."),
+    typer.Option(help="A target catalogue file instead of blockbench/targets/targets.toml."),
 ]
 
 
@@ -48,7 +48,7 @@ def targets(catalogue: CatalogueOption = None) -> None:
     """List the target catalogue: each target's concurrency model and capacity."""
     from rich.console import Console
 
-    from blockbench import serve as serving
+    from blockbench.targets import serve as serving
 
     with _user_errors():
         found, budget = serving.load(catalogue)
@@ -74,7 +74,7 @@ def serve(
     catalogue: CatalogueOption = None,
 ) -> None:
     """Start targets and the upstream on loopback until Ctrl-C; then stop every process."""
-    from blockbench import serve as serving
+    from blockbench.targets import serve as serving
 
     with _user_errors():
         found, budget = serving.load(catalogue)
@@ -147,7 +147,7 @@ def run(
 
     from rich.console import Console
 
-    from blockbench import engine, plan, summary
+    from blockbench.engine import engine, plan, summary
 
     console = Console(stderr=True)
     with _user_errors():
@@ -213,7 +213,7 @@ def report(
     out: OutOption = Path("reports"),
 ) -> None:
     """Build the static report site: a page per run, and an index of every run with a page."""
-    from blockbench import report as site
+    from blockbench.report import site
 
     with _user_errors():
         page = site.build_site(results_dir, out, runs)
@@ -232,9 +232,9 @@ def merge(
     results_dir: ResultsOption = Path("results"),
 ) -> None:
     """Merge runs: BASE with the scenarios of each RUN measured again; writes a new run."""
-    from blockbench import merge as merging
-    from blockbench import report as site
     from blockbench import results as stored
+    from blockbench.engine import merge as merging
+    from blockbench.report import site
 
     with _user_errors():
         base_folder, *update_folders = site.find_runs(results_dir, [base, *updates])
@@ -262,7 +262,7 @@ def compare(
     """Compare two runs level by level; flag changes beyond the spread of their repeats."""
     from rich.console import Console
 
-    from blockbench import compare as comparing
+    from blockbench.report import compare as comparing
 
     with _user_errors():
         comparison, page = comparing.build_compare(results_dir, out, [before, after])
@@ -273,14 +273,14 @@ def compare(
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
     """Expected failures (bad catalogue, CPU set, busy port) as one line, not a traceback."""
-    from blockbench import scenarios
-    from blockbench.catalogue import CatalogueError
-    from blockbench.engine import EngineError
-    from blockbench.pinning import PinningError
-    from blockbench.plan import PlanError
+    from blockbench.engine.engine import EngineError
+    from blockbench.engine.plan import PlanError
+    from blockbench.load import scenarios
     from blockbench.results import ResultsError
-    from blockbench.serve import ServeError
-    from blockbench.supervisor import StartupError
+    from blockbench.targets.catalogue import CatalogueError
+    from blockbench.targets.pinning import PinningError
+    from blockbench.targets.serve import ServeError
+    from blockbench.targets.supervisor import StartupError
 
     expected = (
         CatalogueError,

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from blockbench.catalogue import CapKind
+from blockbench.targets.catalogue import CapKind
 
 SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
@@ -122,7 +122,7 @@ BoundKind = Literal["users", "capacity", "pool", "target_cpu", "generator", "ups
 
 class Bound(Model):
     """One resource's limit on a level's throughput (operational analysis: X <= N / R0 and
-    X <= 1 / D for each resource). blockbench.bounds computes them."""
+    X <= 1 / D for each resource). blockbench.engine.bounds computes them."""
 
     kind: BoundKind
     name: str = Field(description='what limits, in words: "users", "gunicorn --threads", ...')

@@ -1,4 +1,4 @@
-"""Runs one target of the catalogue (blockbench/targets.toml) in the foreground of a container.
+"""Runs one target of the catalogue (blockbench/targets/targets.toml) in a container's foreground.
 
 Every app service of docker-compose.yml starts through this, so a container named for a target
 runs exactly the server command the catalogue gives that target, never a copy of it:
@@ -16,9 +16,9 @@ import shlex
 import sys
 from collections.abc import Mapping
 
-from blockbench import catalogue
+from blockbench.targets import catalogue
 
-USAGE = "usage: python docker/serve_target.py TARGET  (a name from blockbench/targets.toml)"
+USAGE = "usage: python docker/serve_target.py TARGET  (a name from blockbench/targets/targets.toml)"
 
 
 def _whole(env: Mapping[str, str], key: str, default: int | None = None) -> int:

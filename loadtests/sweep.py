@@ -1,14 +1,14 @@
 """StepSweep: a Locust load shape that steps through concurrency levels, each held long enough
 for a steady state, after a warm-up that is not counted.
 
-The levels, warm-up and hold are the default profile's in blockbench/scenarios.toml, unless set:
+The levels, warm-up and hold are the default profile's (blockbench/load/scenarios.toml), unless:
     BLOCKBENCH_PROFILE=full              another profile's levels, warm-up and hold
     BLOCKBENCH_LEVELS=1,10,50            users at each step, rising
     BLOCKBENCH_WARMUP=2                  seconds at each level before measuring
     BLOCKBENCH_HOLD=10                   seconds measured at each level
     BLOCKBENCH_LEVEL_STATS=levels.jsonl  append each level's statistics there, one JSON line each
 A level's line is written once as many requests as there are users have completed after its hold
-(see blockbench.completions), usually during the next level's warm-up; after the last level the
+(see blockbench.load.completions), usually during the next level's warm-up; after the last level the
 users keep running until they have.
 Headless, one workload:
     locust -f loadtests/workloads.py,loadtests/sweep.py --headless -H http://127.0.0.1:8001 Cpu
@@ -27,8 +27,8 @@ from locust.event import Events
 from locust.runners import MasterRunner, Runner
 from locust.stats import RequestStats
 
-from blockbench import scenarios
-from blockbench.completions import Departures, Hold
+from blockbench.load import scenarios
+from blockbench.load.completions import Departures, Hold
 
 log = logging.getLogger("blockbench.sweep")
 
@@ -183,7 +183,7 @@ def _level_record(
     """One level's hold, in the shape of Locust's own --json statistics, so the same reader
     takes both; response_times is Locust's histogram (2 significant digits, in ms). Beside
     them: rate, the successful requests per second credited by each request's share of its
-    span in the hold (blockbench.completions; filled in once the hold settles, null where
+    span in the hold (blockbench.load.completions; filled in once the hold settles, null where
     unknown), and mix, the successful requests
     per endpoint path, since a mixed scenario's bound is that of the mix actually sent."""
     entries = [entry for entry in stats.entries.values() if entry.num_requests]

@@ -1,5 +1,5 @@
-"""One Locust user class per scenario of the catalogue (blockbench/scenarios.toml), built from its
-data so no path or parameter is typed twice.
+"""One Locust user class per scenario of the catalogue (blockbench/load/scenarios.toml), built
+from its data so no path or parameter is typed twice.
 
 Run one at a fixed number of users, headless:
     locust -f loadtests/workloads.py --headless -u 50 -r 50 -t 30s -H http://127.0.0.1:8001 IoSleep
@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from locust import FastHttpUser, constant, tag
 
-from blockbench import scenarios
+from blockbench.load import scenarios
 
 
 class ScenarioUser(FastHttpUser):

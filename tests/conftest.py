@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from blockbench import supervisor
+from blockbench.targets import supervisor
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from flask import Flask, Response, request
 from flask.typing import RouteCallable
 from werkzeug.exceptions import HTTPException
 
-from blockbench import contract, openapi
-from blockbench.io_blocking import BlockingIO
-from blockbench.settings import AppSettings
+from blockbench.apps import contract, openapi
+from blockbench.apps.io_blocking import BlockingIO
+from blockbench.apps.settings import AppSettings
 from wsgi_app import async_views
 
 log = logging.getLogger("blockbench.flask")

@@ -12,7 +12,7 @@ from typing import cast
 from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi_typing import WSGIApp
 
-from blockbench.settings import AppSettings
+from blockbench.apps.settings import AppSettings
 from wsgi_app.app import create_app as create_flask
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 
-from blockbench import contract
-from blockbench.io_async import AsyncIO
-from blockbench.io_blocking import BlockingIO
-from blockbench.settings import AppSettings
+from blockbench.apps import contract
+from blockbench.apps.io_async import AsyncIO
+from blockbench.apps.io_blocking import BlockingIO
+from blockbench.apps.settings import AppSettings
 
 
 class _RequestIO(AsyncIO):

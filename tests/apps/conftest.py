@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from blockbench.settings import AppSettings
+from blockbench.apps.settings import AppSettings
 from tests.apps import twins
 
 

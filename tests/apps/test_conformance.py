@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from blockbench import contract, openapi
-from blockbench.cpu import spin
+from blockbench.apps import contract, openapi
+from blockbench.apps.cpu import spin
 from tests.apps.twins import Client
 
 

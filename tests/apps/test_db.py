@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from blockbench import contract, supervisor
-from blockbench.settings import AppSettings
+from blockbench.apps import contract
+from blockbench.apps.settings import AppSettings
+from blockbench.targets import supervisor
 from tests.apps import twins
 
 pytestmark = pytest.mark.db

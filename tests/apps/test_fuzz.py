@@ -18,8 +18,8 @@ from schemathesis import GenerationMode
 from starlette.applications import Starlette
 
 from asgi_app.app import create_app as create_starlette
-from blockbench import contract, openapi
-from blockbench.settings import AppSettings
+from blockbench.apps import contract, openapi
+from blockbench.apps.settings import AppSettings
 from wsgi_app.app import create_app as create_flask
 
 # Valid waits are shrunk to a few milliseconds (and valid CPU work to a little) so a fuzz run

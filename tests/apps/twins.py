@@ -17,8 +17,8 @@ import httpx
 from starlette.testclient import TestClient
 
 from asgi_app.app import create_app as create_starlette
-from blockbench import supervisor
-from blockbench.settings import AppSettings
+from blockbench.apps.settings import AppSettings
+from blockbench.targets import supervisor
 from wsgi_app.app import create_app as create_flask
 
 # Fields of /healthz that name the app itself, which is all the twins may differ in.

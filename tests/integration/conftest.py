@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from blockbench import catalogue, pinning
-from blockbench.catalogue import Catalogue
-from blockbench.pinning import CpuBudget
+from blockbench.targets import catalogue, pinning
+from blockbench.targets.catalogue import Catalogue
+from blockbench.targets.pinning import CpuBudget
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from blockbench.burst import BurstResult, burst
+from blockbench.upstream.burst import BurstResult, burst
 
 # Long enough to dwarf connection set-up and scheduling noise on a busy 2-core machine, short
 # enough that a few waves per target keep the suite quick.

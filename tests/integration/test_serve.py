@@ -19,7 +19,7 @@ import httpx
 import psutil
 import pytest
 
-from blockbench import catalogue, serve, supervisor
+from blockbench.targets import catalogue, serve, supervisor
 from tests.integration.probes import group_members, left_after, process_tree
 
 pytestmark = pytest.mark.integration

@@ -15,11 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from blockbench import catalogue, contract, pinning, supervisor
-from blockbench.catalogue import Catalogue, Target
-from blockbench.cpu import spin
-from blockbench.launch import start_target
-from blockbench.pinning import CpuBudget
+from blockbench.apps import contract
+from blockbench.apps.cpu import spin
+from blockbench.targets import catalogue, pinning, supervisor
+from blockbench.targets.catalogue import Catalogue, Target
+from blockbench.targets.launch import start_target
+from blockbench.targets.pinning import CpuBudget
 from tests.integration.probes import (
     WAIT,
     WAIT_MS,

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from blockbench import scenarios, supervisor
+from blockbench.load import scenarios
+from blockbench.targets import supervisor
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from blockbench import scenarios
+from blockbench.load import scenarios
 
 PROBE = Path(__file__).with_name("shape_probe.py")
 

@@ -1,0 +1,126 @@
+"""What a run will do, before it does it: which scenario runs on which target, in what order,
+and through which levels."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from blockbench.load import scenarios
+
+
+class PlanError(ValueError):
+    """A run that cannot be planned as asked; says what to change."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cell of the run: a scenario on a target, one repeat, through a sweep."""
+
+    scenario: scenarios.Scenario
+    target: str
+    repeat: int
+    sweep: scenarios.Sweep
+
+
+def sweep_for(
+    profile: scenarios.Profile,
+    scenario: scenarios.Scenario,
+    levels: Sequence[int] = (),
+    warmup: float | None = None,
+    hold: float | None = None,
+) -> scenarios.Sweep:
+    sweep = profile.sweep(scenario)
+    if levels:
+        cap = scenario.max_level
+        sweep = replace(sweep, levels=tuple(lv for lv in levels if cap is None or lv <= cap))
+    if warmup is not None:
+        sweep = replace(sweep, warmup=warmup)
+    if hold is not None:
+        sweep = replace(sweep, hold=hold)
+    return sweep
+
+
+def steps(
+    catalogue: scenarios.Catalogue,
+    known_targets: Sequence[str],
+    matrix_targets: Sequence[str] | None = None,
+    *,
+    profile: str | None = None,
+    only_scenarios: Sequence[str] = (),
+    only_targets: Sequence[str] = (),
+    levels: Sequence[int] = (),
+    warmup: float | None = None,
+    hold: float | None = None,
+    repeat: int = 1,
+) -> list[Step]:
+    """Every cell of the run, repeats interleaved (A B A B, not A A B B) so that drift of a
+    noisy machine spreads evenly over the targets. A profile's "all" targets are
+    ``matrix_targets`` (default: every known one)."""
+    if repeat < 1:
+        raise PlanError(f"--repeat must be 1 or more, got {repeat}")
+    chosen = catalogue.profile(profile)
+    names = list(only_scenarios) or list(chosen.scenarios)
+    for name in names:
+        catalogue.scenario(name)  # fails naming the known scenarios
+    unknown = [t for t in only_targets if t not in known_targets]
+    if unknown:
+        raise PlanError(
+            f"unknown target {', '.join(unknown)}; the targets: {', '.join(known_targets)}"
+        )
+    if only_targets:
+        targets = list(dict.fromkeys(only_targets))
+    elif chosen.targets == "all":
+        # "all" is the matrix: every target but the variants, which profiles name explicitly.
+        targets = list(known_targets if matrix_targets is None else matrix_targets)
+    else:
+        targets = list(chosen.targets)
+    cells: list[tuple[scenarios.Scenario, str, scenarios.Sweep]] = []
+    for scenario in map(catalogue.scenario, names):
+        sweep = sweep_for(chosen, scenario, levels, warmup, hold)
+        if sweep.levels:
+            cells += [(scenario, t, sweep) for t in targets if scenario.applies_to(t)]
+    if not cells:
+        raise PlanError(
+            "nothing to run: no chosen scenario applies to the chosen targets "
+            f"(scenarios {', '.join(names)}; targets {', '.join(targets)})"
+        )
+    return [
+        Step(scenario, target, index, sweep)
+        for index in range(repeat)
+        for scenario, target, sweep in cells
+    ]
+
+
+def parse_target_urls(pairs: Sequence[str]) -> dict[str, str]:
+    """``NAME=URL`` pairs from the command line, each URL on loopback or a named host."""
+    urls: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, url = pair.partition("=")
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            raise PlanError(
+                f"--target-url takes NAME=URL, like flask-gthread=http://127.0.0.1:8001; "
+                f"got {pair!r}"
+            )
+        urls[name] = url.rstrip("/")
+    return urls
+
+
+_ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def parse_app_env(pairs: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` pairs from the command line, for every target's app environment."""
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not _ENV_KEY.fullmatch(key):
+            raise PlanError(f"--app-env takes KEY=VALUE, like UPSTREAM_CLIENT=httpx; got {pair!r}")
+        env[key] = value
+    return env
+
+
+def estimate_seconds(steps_: Sequence[Step], extra: Mapping[str, float] | None = None) -> float:
+    runs = [scenarios.Run(step.scenario, step.target, step.sweep) for step in steps_]
+    return scenarios.estimate_seconds(runs) + sum((extra or {}).values())

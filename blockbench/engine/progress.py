@@ -1,0 +1,96 @@
+"""What a person watching ``blockbench run`` sees: where the run is, the live request rate,
+each level as it finishes, and the time left."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, SpinnerColumn, TextColumn
+from rich.progress import Progress as RichProgress
+
+from blockbench import formats, results
+from blockbench.load import scenarios
+
+
+class Progress:
+    """A rich progress bar over the estimated run time (on a terminal), and a line per level."""
+
+    def __init__(
+        self, *, enabled: bool = True, total_s: float = 0.0, console: Console | None = None
+    ) -> None:
+        self.enabled = enabled
+        self.console = console or Console(stderr=True)
+        self.total_s = total_s
+        self._started = time.monotonic()
+        self._where = ""
+        self._bar = RichProgress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[left]}"),
+            console=self.console,
+            transient=True,
+            disable=not enabled,
+        )
+        self._task = self._bar.add_task("starting", total=max(total_s, 1.0), left="")
+
+    def __enter__(self) -> Progress:
+        self._started = time.monotonic()
+        self._bar.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._bar.stop()
+
+    def _update(self, description: str) -> None:
+        elapsed = time.monotonic() - self._started
+        # The estimate can be short; never show the bar full or the time left negative.
+        done = min(elapsed, self.total_s * 0.99)
+        left = max(self.total_s - elapsed, 0.0)
+        self._bar.update(
+            self._task, description=description, completed=done, left=f"about {left:.0f} s left"
+        )
+
+    def phase(self, text: str) -> None:
+        self._where = text
+        self._update(text)
+
+    def cell(self, index: int, count: int, cell: results.Cell, sweep: scenarios.Sweep) -> None:
+        levels = ", ".join(map(str, sweep.levels))
+        self._where = f"[{index + 1}/{count}] {cell.scenario} on {cell.target} ({levels} users)"
+        self._update(self._where)
+
+    def tick(self, live_rps: float | None) -> None:
+        rate = f" · {live_rps:.0f} req/s now" if live_rps is not None else ""
+        self._update(self._where + rate)
+
+    def level(self, level: results.LevelResult) -> None:
+        # Printed with or without the bar: a log of a run in CI or a container wants them too.
+        for line in level_lines(level):
+            self.console.print(line, highlight=False)
+
+    def warn(self, text: str) -> None:
+        self.console.print(f"[bold yellow]warning:[/] {text}", highlight=False)
+
+
+def level_lines(level: results.LevelResult) -> list[str]:
+    """A finished level in lines that fit 80 columns: what it served, and against what."""
+    lines = [
+        f"  {level.scenario} · {level.target} · {level.users:>4} users: "
+        f"{formats.rps(level.rps)} req/s, p99 {formats.ms(level.latency.p99)}"
+    ]
+    if level.ceiling_rps is not None:
+        binding = f" {level.binding}" if level.binding else ""
+        efficiency = f"{level.efficiency:.2f}" if level.efficiency is not None else "-"
+        bound = formats.rps(level.ceiling_rps)
+        lines.append(f"      (bound {bound}{binding}, efficiency {efficiency})")
+    if level.flags:
+        lines.append(f"      [bold red]not a result: {', '.join(level.flags)}[/]")
+    return lines

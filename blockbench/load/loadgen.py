@@ -1,0 +1,260 @@
+"""The load generator seen from the harness: Locust processes walking a sweep, and what they
+report for each level.
+
+Locust runs as a separate program (``locust -f loadtests/...``), never imported here: importing
+it monkey-patches the whole process with gevent. Each process walks the same sweep with its
+share of the users, and its StepSweep shape appends one JSON line per measured level to a file
+of its own; a level is complete when every process has written its line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from blockbench.load import scenarios
+from blockbench.load.stats import merge
+from blockbench.results import Failures
+from blockbench.targets import supervisor
+from blockbench.targets.pinning import CpuBudget
+
+REPO = Path(__file__).resolve().parents[2]
+LOCUSTFILES = ("loadtests/workloads.py", "loadtests/sweep.py")
+CEILING_LOCUSTFILE = "loadtests/generator_ceiling.py"
+_STATUS_CODE = re.compile(r"code=(\d{3})")
+
+
+@dataclass(frozen=True)
+class LevelRecord:
+    """One measured level, merged over every generator process."""
+
+    level: int
+    started: float  # time.time() at the start of the hold, earliest process
+    ended: float  # and at its end, latest process
+    window_s: float  # the mean hold across processes: what rates are divided by
+    requests: int
+    failures: int
+    histogram: dict[int, int]
+    errors: dict[str, int] = field(default_factory=dict)
+    # Successful requests per second, each request credited with the share of its cycle in the
+    # hold (blockbench.load.completions), free of a fixed window's edge error; None from older lines
+    # and where a hold's last cycles did not finish in time.
+    rate_rps: float | None = None
+    # Successful requests per endpoint path: the mix actually sent, which a mixed scenario's
+    # bound depends on; empty from older lines.
+    mix: dict[str, int] = field(default_factory=dict)
+
+
+def share(users: int, processes: int, index: int) -> int:
+    """Process ``index``'s part of ``users``: as even as whole users allow."""
+    return users // processes + (1 if index < users % processes else 0)
+
+
+def classify(errors: Mapping[str, int]) -> Failures:
+    """Sort Locust's error strings into the kinds a report can explain."""
+    kinds = {"timeouts": 0, "server_errors": 0, "client_errors": 0, "connection": 0, "other": 0}
+    for message, count in errors.items():
+        code = _STATUS_CODE.search(message)
+        if code and code.group(1).startswith("5"):
+            kinds["server_errors"] += count
+        elif code and code.group(1).startswith("4"):
+            kinds["client_errors"] += count
+        elif "imeout" in message or "timed out" in message:
+            kinds["timeouts"] += count
+        elif any(word in message for word in ("Connection", "Closed", "BrokenPipe", "reset")):
+            kinds["connection"] += count
+        else:
+            kinds["other"] += count
+    return Failures(
+        total=sum(errors.values()),
+        timeouts=kinds["timeouts"],
+        server_errors=kinds["server_errors"],
+        client_errors=kinds["client_errors"],
+        connection_errors=kinds["connection"],
+        other=kinds["other"],
+        messages=dict(sorted(errors.items())),
+    )
+
+
+def parse_record(line: str) -> tuple[int, LevelRecord]:
+    """One JSON line of the StepSweep shape (loadtests/sweep.py): the level's position in the
+    sweep, and what was measured."""
+    data = json.loads(line)
+    total = data["total"]
+    histogram = {int(ms): int(count) for ms, count in total["response_times"].items()}
+    errors = {error["error"]: int(error["occurrences"]) for error in data["errors"]}
+    rate = data.get("rate")
+    mix = {str(path): int(count) for path, count in data.get("mix", {}).items()}
+    return int(data["index"]), LevelRecord(
+        level=int(data["level"]),
+        started=float(data["started"]),
+        ended=float(data["ended"]),
+        window_s=float(data["ended"]) - float(data["started"]),
+        requests=int(total["num_requests"]),
+        failures=int(total["num_failures"]),
+        histogram=histogram,
+        errors=errors,
+        rate_rps=None if rate is None else float(rate),
+        mix=mix,
+    )
+
+
+def combine(records: Sequence[LevelRecord], level: int) -> LevelRecord:
+    """The processes' records of one level as one: counts, histograms and rates summed (the rate
+    is None unless every process gave one)."""
+    rates = [r.rate_rps for r in records]
+    return LevelRecord(
+        level=level,
+        started=min(r.started for r in records),
+        ended=max(r.ended for r in records),
+        window_s=sum(r.window_s for r in records) / len(records),
+        requests=sum(r.requests for r in records),
+        failures=sum(r.failures for r in records),
+        histogram=merge([r.histogram for r in records]),
+        errors=merge([r.errors for r in records]),
+        rate_rps=None if None in rates else sum(r for r in rates if r is not None),
+        mix=merge([r.mix for r in records]),
+    )
+
+
+class LocustRun:
+    """Locust processes walking one sweep of one workload against one server.
+
+    ``collect`` returns each level once every process has reported it, merged.
+    """
+
+    def __init__(
+        self,
+        workload: str,
+        host: str,
+        sweep: scenarios.Sweep,
+        folder: Path,
+        *,
+        processes: int = 1,
+        budget: CpuBudget | None = None,
+        locustfiles: Sequence[str] = LOCUSTFILES,
+    ) -> None:
+        self.workload = workload
+        self.host = host
+        self.sweep = sweep
+        self.folder = folder
+        self.count = processes
+        self.budget = budget
+        self.locustfiles = locustfiles
+        self.children: list[supervisor.Child] = []
+        self._offsets = [0] * processes
+        self._seen: dict[int, dict[int, LevelRecord]] = {}
+        self._done: set[int] = set()
+
+    def stats_file(self, index: int) -> Path:
+        return self.folder / f"levels.p{index}.jsonl"
+
+    def command(self, index: int) -> list[str]:
+        files = ",".join(str(REPO / name) for name in self.locustfiles)
+        prefix = self.folder / f"p{index}"
+        command = [
+            sys.executable, "-m", "locust", "-f", files, "--headless", "--host", self.host,
+            "--csv", str(prefix), "--csv-full-history", "--loglevel", "WARNING",
+            "--exit-code-on-error", "0", "--only-summary", self.workload,
+        ]  # fmt: skip
+        # Generator processes go on the CPUs the targets do not use.
+        return self.budget.wrap_rest(command) if self.budget is not None else command
+
+    def env(self, index: int) -> dict[str, str]:
+        levels = [share(level, self.count, index) for level in self.sweep.levels]
+        return {
+            **self.sweep.env(),
+            scenarios.LEVELS_ENV: ",".join(map(str, levels)),
+            scenarios.LEVEL_STATS_ENV: str(self.stats_file(index)),
+        }
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for index in range(self.count):
+            self.stats_file(index).unlink(missing_ok=True)
+            self.children.append(
+                supervisor.spawn(
+                    f"locust-{index}",
+                    self.command(index),
+                    log_path=self.folder / f"p{index}.log",
+                    env=self.env(index),
+                    cwd=REPO,
+                )
+            )
+
+    @property
+    def pids(self) -> list[int]:
+        return [child.pid for child in self.children]
+
+    def running(self) -> bool:
+        return any(child.running() for child in self.children)
+
+    def failure(self) -> str | None:
+        """Why a generator process died, quoting its log; None while all is well."""
+        for child in self.children:
+            code = child.popen.poll()
+            if code not in (None, 0):
+                return (
+                    f"Locust exited with code {code}; its log ({child.log_path}) ends:\n"
+                    f"{supervisor.log_tail(child.log_path)}"
+                )
+        return None
+
+    def collect(self) -> list[LevelRecord]:
+        """Levels every process has now reported, in order, each returned once."""
+        for index in range(self.count):
+            path = self.stats_file(index)
+            if not path.exists():
+                continue
+            with path.open() as file:
+                file.seek(self._offsets[index])
+                text = file.read()
+            # A line is only whole once its newline is written.
+            whole = text[: text.rfind("\n") + 1]
+            self._offsets[index] += len(whole.encode())
+            for line in whole.splitlines():
+                position, record = parse_record(line)
+                self._seen.setdefault(position, {})[index] = record
+        ready = []
+        for position in sorted(self._seen):
+            if position in self._done or len(self._seen[position]) < self.count:
+                continue
+            self._done.add(position)
+            records = list(self._seen[position].values())
+            ready.append(combine(records, self.sweep.levels[position]))
+        return ready
+
+    def live_rps(self) -> float | None:
+        """The current request rate, from the per-second history Locust writes as it runs."""
+        total, seen = 0.0, False
+        for index in range(self.count):
+            rate = _last_aggregated_rate(self.folder / f"p{index}_stats_history.csv")
+            if rate is not None:
+                total, seen = total + rate, True
+        return total if seen else None
+
+
+def _last_aggregated_rate(path: Path) -> float | None:
+    try:
+        with path.open("rb") as file:
+            file.seek(0, 2)
+            file.seek(max(0, file.tell() - 8192))
+            tail = file.read().decode(errors="replace").splitlines()
+            file.seek(0)
+            header = file.readline().decode(errors="replace").strip().split(",")
+    except OSError:
+        return None
+    if "Requests/s" not in header or "Name" not in header:
+        return None
+    rate_at, name_at = header.index("Requests/s"), header.index("Name")
+    for line in reversed(tail):
+        fields = line.split(",")
+        if len(fields) == len(header) and fields[name_at].strip('"') == "Aggregated":
+            with contextlib.suppress(ValueError):
+                return float(fields[rate_at])
+    return None

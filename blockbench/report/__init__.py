@@ -1,0 +1,1 @@
+"""The report: static pages, charts and verdicts built from stored results."""

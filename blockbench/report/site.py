@@ -1,0 +1,184 @@
+"""The report site: static pages under reports/, built from results, that work from disk.
+
+    reports/index.html                 every run with a page here, newest first
+    reports/runs/<run>/index.html      one run: verdict, charts, method, environment
+    reports/runs/<run>/run.json        its results, so anyone can check a number
+    reports/compare/<a>--vs--<b>/      two runs side by side (blockbench compare)
+    reports/assets/                    plotly.min.js, the stylesheet and the script
+
+Links are relative and nothing is fetched from elsewhere, so the folder can be published as
+it is or opened from disk. Pages hold no build time: the same results give the same bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import plotly
+
+from blockbench import formats
+from blockbench.report import run_page, verdict
+from blockbench.results import RUN_FILE, ResultsError, Run, load_run
+
+RESULTS_DIR = Path("results")
+REPORTS_DIR = Path("reports")
+RUNS = "runs"
+COMPARE = "compare"
+ASSETS = "assets"
+PAGE = "index.html"
+ASSET_SOURCES = Path(__file__).with_name("assets")
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+class ReportError(ResultsError):
+    """Results that cannot be reported: which, why, and what there is instead.
+
+    A ResultsError, so the command line shows it as one line like any other results problem.
+    """
+
+
+def build_site(results_dir: Path, out_dir: Path, runs: Sequence[str] | None = None) -> Path:
+    """Build the pages of ``runs`` (ids or folders; default: every run in ``results_dir``).
+
+    Then the index, of every run with a page in ``out_dir``. Returns the last run's page:
+    the run's own page when one run is given.
+    """
+    folders = find_runs(results_dir, runs)
+    pages = [build_run_page(folder, out_dir) for folder in folders]
+    index = build_index(out_dir)
+    return pages[-1] if pages else index
+
+
+def find_runs(results_dir: Path, names: Sequence[str] | None) -> list[Path]:
+    """Run folders by id (a folder of ``results_dir``) or by path, in the order given."""
+    available = sorted(path.parent.name for path in results_dir.glob(f"*/{RUN_FILE}"))
+    if not names:
+        if not available:
+            raise ReportError(
+                f"no runs in {results_dir}/: run `blockbench run` first, or give --results"
+            )
+        return [results_dir / name for name in available]
+    folders = []
+    for name in names:
+        path = Path(name)
+        if (path / RUN_FILE).is_file() or (path.is_file() and path.name == RUN_FILE):
+            folders.append(path if path.is_dir() else path.parent)
+        elif (results_dir / name / RUN_FILE).is_file():
+            folders.append(results_dir / name)
+        else:
+            raise ReportError(
+                f"no run {name!r} in {results_dir}/; the runs there: "
+                f"{', '.join(available) or 'none'}"
+            )
+    return folders
+
+
+def build_run_page(folder: Path, out_dir: Path) -> Path:
+    run = load_run(folder)
+    page_dir = out_dir / RUNS / slug(run.run_id)
+    copy_assets(out_dir)
+    # The results beside the page, byte for byte, so a published number can be checked; the
+    # copy gets ordinary permissions, not the private ones results files are written with.
+    page_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(folder / RUN_FILE, page_dir / RUN_FILE)
+    return render("run.html", page_dir / PAGE, base="../../", **run_page.context(run))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A run on the index; ``problem`` says why a stored page's results cannot be read."""
+
+    href: str
+    run: Run | None
+    headline: str
+    problem: str | None = None
+
+
+def build_index(out_dir: Path) -> Path:
+    listed = []
+    for page in sorted((out_dir / RUNS).glob(f"*/{PAGE}")):
+        href = f"{RUNS}/{page.parent.name}/{PAGE}"
+        try:
+            run = load_run(page.parent)
+        except ResultsError as exc:
+            listed.append(Listed(href, None, "", problem=str(exc)))
+            continue
+        listed.append(Listed(href, run, verdict.headline(run)))
+    # Newest first; a run without readable results last, by name.
+    listed.sort(key=lambda item: (item.run.created if item.run else "", item.href), reverse=True)
+    comparisons = [
+        (f"{COMPARE}/{page.parent.name}/{PAGE}", page.parent.name.replace("--vs--", " vs "))
+        for page in sorted((out_dir / COMPARE).glob(f"*/{PAGE}"))
+    ]
+    copy_assets(out_dir)
+    return render("index.html", out_dir / PAGE, base="", runs=listed, comparisons=comparisons)
+
+
+def copy_assets(out_dir: Path) -> None:
+    """The stylesheet, the page script and plotly.js, each copied only when it changed."""
+    assets = out_dir / ASSETS
+    for source in [PLOTLY_JS, *sorted(ASSET_SOURCES.iterdir())]:
+        target = assets / source.name
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            assets.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+
+
+def slug(text: str) -> str:
+    """A file and URL name for a run id; an id that needed changes gets its hash, to stay unique."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:80]
+    if safe == text:
+        return safe
+    return f"{safe or 'run'}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def render(template: str, path: Path, **context: Any) -> Path:
+    write(path, _templates().get_template(template).render(**context))
+    return path
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("blockbench.report", "templates"),
+        # Every run id, target name and message is shown as text, never read as markup.
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    # Figures go in <script type="application/json"> through |tojson, which escapes < > & ';
+    # sorted keys keep the bytes the same from build to build, and NaN is no JSON at all.
+    environment.policies["json.dumps_kwargs"] = {
+        "sort_keys": True,
+        "separators": (",", ":"),
+        "allow_nan": False,
+    }
+    environment.filters.update(
+        rps=formats.rps,
+        ms=formats.ms,
+        ratio=formats.ratio,
+        percent=formats.percent,
+        change=formats.change,
+        mib=formats.mib,
+        cpu=formats.cpu,
+        count=formats.count,
+        number=formats.number,
+        moment=formats.moment,
+    )
+    environment.globals.update(slug=slug)
+    return environment

@@ -1,0 +1,1 @@
+"""The target catalogue and the processes: starting, pinning, sampling and stopping servers."""

@@ -1,0 +1,5 @@
+"""``python -m blockbench.upstream``: run the slow upstream service."""
+
+from blockbench.upstream.server import main
+
+main()

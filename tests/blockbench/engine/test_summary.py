@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from rich.console import Console
+
+from blockbench.engine import summary
+from blockbench.results import Run
+from tests.blockbench.synthetic import make_run, without_bounds
+
+
+def with_flag(run: Run, flag: str) -> Run:
+    """Every io-sleep level of flask-sync at 20 users flagged, its aggregate no result."""
+    cells = [
+        cell.model_copy(
+            update={
+                "levels": [
+                    level.model_copy(update={"flags": [flag]}) if level.users == 20 else level
+                    for level in cell.levels
+                ]
+            }
+        )
+        if (cell.scenario, cell.target) == ("io-sleep", "flask-sync")
+        else cell
+        for cell in run.cells
+    ]
+    aggregates = [
+        a.model_copy(update={"valid": False})
+        if (a.scenario, a.target, a.users) == ("io-sleep", "flask-sync", 20)
+        else a
+        for a in run.aggregates
+    ]
+    return run.model_copy(update={"cells": cells, "aggregates": aggregates})
+
+
+def shown(run: Run, width: int = 200) -> str:
+    console = Console(record=True, width=width)
+    summary.show(run, console)
+    return console.export_text()
+
+
+def test_a_level_a_service_held_back_is_marked_and_explained() -> None:
+    assert "at their own limit" not in shown(make_run())
+    for flag, mark in (("upstream_bound", "upstream bound"), ("database_bound", "database bound")):
+        text = shown(with_flag(make_run(), flag))
+        assert f"invalid: {mark}" in text
+        # Two repeats of the one level.
+        assert "2 level(s) were measured with the upstream service or PostgreSQL" in text
+
+
+def test_each_target_is_shown_with_what_limited_it_at_its_peak() -> None:
+    text = shown(make_run(), width=80)
+    assert "the share of the tightest bound it reached" in " ".join(text.split())
+    assert "io-sleep: what limited each target at its peak" in text
+    rows = [" ".join(line.split()) for line in text.splitlines()]
+    assert "flask-sync worker processes 30 100" in rows
+    assert "flask-gthread gunicorn --threads 317 100" in rows
+    # Its 100 users were no result: its peak is at 20.
+    assert "starlette-uvicorn users 199 20" in rows
+    assert "cpu: what limited each target at its peak" in text
+    assert "Little's-law" not in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_a_run_without_bounds_is_summarised_all_the_same() -> None:
+    rows = [" ".join(line.split()) for line in shown(without_bounds(make_run())).splitlines()]
+    assert "flask-sync - - -" in rows

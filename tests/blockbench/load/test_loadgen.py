@@ -1,0 +1,111 @@
+"""The harness's side of Locust: splitting users, reading level records, sorting failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from blockbench.load import loadgen, scenarios
+
+
+def _line(index: int, level: int, times: dict[int, int], failures: int = 0) -> str:
+    return json.dumps(
+        {
+            "level": level,
+            "index": index,
+            "users": level,
+            "started": 100.0 + index,
+            "ended": 102.0 + index,
+            "entries": [],
+            "total": {
+                "num_requests": sum(times.values()),
+                "num_failures": failures,
+                "response_times": {str(k): v for k, v in times.items()},
+            },
+            "errors": [{"error": "LocustBadStatusCode(code=503)", "occurrences": failures}]
+            if failures
+            else [],
+        }
+    )
+
+
+def test_users_are_shared_evenly_and_add_up() -> None:
+    for users in (1, 7, 10, 501):
+        for processes in (1, 2, 3):
+            parts = [loadgen.share(users, processes, i) for i in range(processes)]
+            assert sum(parts) == users
+            assert max(parts) - min(parts) <= 1
+
+
+def test_failures_are_sorted_by_kind() -> None:
+    failures = loadgen.classify(
+        {
+            "LocustBadStatusCode(code=503)": 3,
+            "LocustBadStatusCode(code=404)": 1,
+            "Timeout(60.0)": 2,
+            "ConnectionRefusedError(111, 'Connection refused')": 4,
+            "HTTPConnectionClosed('connection closed.')": 1,
+            "something odd": 1,
+        }
+    )
+    assert (failures.total, failures.server_errors, failures.client_errors) == (12, 3, 1)
+    assert (failures.timeouts, failures.connection_errors, failures.other) == (2, 5, 1)
+
+
+def test_a_level_is_ready_once_every_process_reported_it(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(2, 10), warmup=0, hold=1)
+    run = loadgen.LocustRun("IoSleep", "http://127.0.0.1:1", sweep, tmp_path, processes=2)
+    run.stats_file(0).write_text(_line(0, 1, {100: 10}) + "\n")
+    assert run.collect() == []  # process 1 has not reported level 0 yet
+    # A line without its newline is still being written.
+    run.stats_file(1).write_text(_line(0, 1, {100: 8, 120: 2}, failures=1) + "\n" + '{"lev')
+    (ready,) = run.collect()
+    assert ready.level == 2  # the sweep's level, not one process's share
+    assert ready.requests == 20 and ready.failures == 1
+    assert ready.histogram == {100: 18, 120: 2}
+    assert ready.errors == {"LocustBadStatusCode(code=503)": 1}
+    assert ready.window_s == 2.0
+    assert run.collect() == []  # each level is handed over once
+
+
+def test_each_process_gets_its_share_of_every_level(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(4, 10), warmup=1, hold=2)
+    run = loadgen.LocustRun("IoSleep", "http://127.0.0.1:1", sweep, tmp_path, processes=2)
+    assert run.env(0)[scenarios.LEVELS_ENV] == "2,5"
+    assert run.env(1)[scenarios.LEVEL_STATS_ENV] == str(run.stats_file(1))
+    assert "IoSleep" in run.command(0)
+
+
+def _with(line: str, **keys: object) -> str:
+    return json.dumps({**json.loads(line), **keys})
+
+
+def test_a_record_carries_its_rate_and_mix() -> None:
+    line = _with(_line(0, 5, {100: 40}, failures=1), rate=48.8, mix={"/io/sleep": 36, "/cpu": 3})
+    position, record = loadgen.parse_record(line)
+    assert position == 0
+    assert record.rate_rps == 48.8
+    assert record.mix == {"/io/sleep": 36, "/cpu": 3}
+
+
+def test_an_older_record_has_no_rate_and_no_mix() -> None:
+    _, record = loadgen.parse_record(_line(0, 5, {100: 40}))
+    assert record.rate_rps is None
+    assert record.mix == {}
+    _, unknown = loadgen.parse_record(_with(_line(0, 5, {100: 40}), rate=None, mix={}))
+    assert unknown == record
+
+
+def test_processes_rates_and_mixes_add_up() -> None:
+    lines = [
+        _with(_line(0, 2, {100: 20}), rate=19.5, mix={"/io/sleep": 18, "/cpu": 2}),
+        _with(_line(0, 3, {100: 30}), rate=29.25, mix={"/io/sleep": 30}),
+    ]
+    records = [loadgen.parse_record(line)[1] for line in lines]
+    merged = loadgen.combine(records, 5)
+    assert merged.rate_rps == 48.75
+    assert merged.mix == {"/io/sleep": 48, "/cpu": 2}
+    # One process without a rate (an older line) leaves the level's rate unknown.
+    older = loadgen.parse_record(_line(0, 1, {100: 10}))[1]
+    assert loadgen.combine([*records, older], 6).rate_rps is None
+    assert loadgen.combine([*records, older], 6).mix == {"/io/sleep": 48, "/cpu": 2}

@@ -1,0 +1,32 @@
+"""The report tests' results, and a site built from them once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from blockbench.report import site as report
+from blockbench.results import Run, load_run
+
+DATA = Path(__file__).parents[2] / "data"
+# Real results of two short runs (blockbench run --profile tiny --scenarios io-sleep,cpu
+# --targets flask-sync,flask-gthread,starlette-uvicorn --levels 1,10 --repeat 2), run.json only.
+RESULTS = DATA / "results"
+
+
+@pytest.fixture(scope="session")
+def results_dir() -> Path:
+    return RESULTS
+
+
+@pytest.fixture(scope="session")
+def runs(results_dir: Path) -> list[Run]:
+    return [load_run(folder) for folder in report.find_runs(results_dir, None)]
+
+
+@pytest.fixture(scope="session")
+def site(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    report.build_site(results_dir, out)
+    return out

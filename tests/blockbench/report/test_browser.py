@@ -1,0 +1,140 @@
+"""The pages in a real browser: Debian's headless Chromium opens them from disk.
+
+Skipped where Chromium is not installed, except on CI (CI set), where that is a failure.
+Screenshots and a printed PDF are kept in test-artifacts/report/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from blockbench.report import site as report
+from blockbench.results import Run, save_run
+from tests.blockbench.report.browser import Browser, Page
+from tests.blockbench.synthetic import make_client_run, make_run
+
+ARTIFACTS = Path(__file__).parents[3] / "test-artifacts" / "report"
+CHROMIUM = os.environ.get("BLOCKBENCH_CHROMIUM", "/usr/bin/chromium")
+# True once every chart holds a drawn SVG with at least one trace in it.
+CHARTS_DRAWN = """
+document.body.dataset.charts === "drawn" &&
+Array.from(document.querySelectorAll(".chart")).every(chart => {
+  const svg = chart.querySelector("svg.main-svg");
+  const box = svg && svg.getBoundingClientRect();
+  return box && box.width > 0 && box.height > 0 &&
+    chart.querySelectorAll(".scatterlayer .trace").length > 0;
+})
+"""
+
+# Hovers over the first point of the first chart's first line; returns the label's text.
+HOVER = """
+(() => {
+  const chart = document.querySelector(".chart");
+  Plotly.Fx.hover(chart, [{curveNumber: 0, pointNumber: 0}]);
+  return chart.querySelector(".hoverlayer").textContent;
+})()
+"""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    executable = shutil.which(CHROMIUM)
+    if executable is None:
+        message = f"no Chromium at {CHROMIUM}: apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with Browser(Path(executable), tmp_path_factory.mktemp("chromium") / "profile") as opened:
+        yield opened
+
+
+def assert_clean(page: Page, site: Path) -> None:
+    assert page.console_errors() == []
+    for url in page.requested():
+        assert url.startswith(site.resolve().as_uri()) or url.startswith("data:"), url
+
+
+def test_the_index_opens_without_errors(browser: Browser, site: Path) -> None:
+    page = browser.open((site / "index.html").as_uri())
+    assert page.evaluate("document.querySelectorAll('a[href^=\"runs/\"]').length") > 0
+    assert_clean(page, site)
+    page.screenshot(ARTIFACTS / "index.png")
+
+
+def test_a_run_page_draws_every_chart(browser: Browser, site: Path, runs: list[Run]) -> None:
+    run = max(runs, key=lambda run: run.created)
+    path = site / "runs" / report.slug(run.run_id) / "index.html"
+    page = browser.open(path.as_uri())
+    page.wait_until(CHARTS_DRAWN)
+    charts = page.evaluate("document.querySelectorAll('.chart').length")
+    assert charts == 4 * len(run.scenarios)
+    assert "req/s" in page.evaluate(HOVER)
+    assert_clean(page, site)
+    page.screenshot(ARTIFACTS / "run.png")
+    page.screenshot(ARTIFACTS / "run-full.png", full_page=True)
+    # On paper: the script opens the tables and fits the charts to the page.
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.evaluate("Array.from(document.querySelectorAll('details')).every(d => d.open)")
+    assert page.pdf(ARTIFACTS / "run.pdf").stat().st_size > 10_000
+    assert page.console_errors() == []
+
+
+def test_hostile_names_stay_text_in_the_browser(browser: Browser, tmp_path: Path) -> None:
+    run = make_run(
+        "<script>window.pwned=1</script>",
+        rename={"flask-sync": "<img src=x onerror=window.pwned=2>"},
+    )
+    save_run(tmp_path / "results" / "hostile", run)
+    path = report.build_site(tmp_path / "results", tmp_path / "reports")
+    page = browser.open(path.as_uri())
+    page.wait_until(CHARTS_DRAWN)
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    assert page.evaluate("document.querySelector('h1 .id').textContent") == run.run_id
+    legend = page.evaluate(
+        "Array.from(document.querySelectorAll('.legendtext')).map(t => t.textContent)"
+    )
+    assert "<img src=x onerror=window.pwned=2>" in legend
+    assert page.evaluate(HOVER).startswith("<img src=x onerror=window.pwned=2>")
+    assert_clean(page, tmp_path / "reports")
+
+
+def _drawn(browser: Browser, tmp_path: Path, run: Run) -> Page:
+    """The run's page built and opened, once its charts are drawn."""
+    save_run(tmp_path / "results" / run.run_id, run)
+    path = report.build_site(tmp_path / "results", tmp_path / "reports")
+    page = browser.open(path.as_uri())
+    page.wait_until(CHARTS_DRAWN)
+    return page
+
+
+def test_the_client_section_draws_its_chart(browser: Browser, tmp_path: Path) -> None:
+    run = make_client_run()
+    page = _drawn(browser, tmp_path, run)
+    # The scenario's four, and the one of its target beside its httpx variant.
+    assert page.evaluate("document.querySelectorAll('.chart').length") == 4 * len(run.scenarios) + 1
+    drawn = page.evaluate(
+        "document.querySelectorAll('#http-client .chart .scatterlayer .trace').length"
+    )
+    assert drawn >= 2
+    assert_clean(page, tmp_path / "reports")
+    page.evaluate("document.getElementById('http-client').scrollIntoView()")
+    page.screenshot(ARTIFACTS / "run-http-client.png")
+
+
+def test_each_plateau_is_labelled_on_the_drawn_chart(browser: Browser, tmp_path: Path) -> None:
+    run = make_run()
+    page = _drawn(browser, tmp_path, run)
+    labels = page.evaluate(
+        "Array.from(document.querySelectorAll('#scenario-1-throughput .annotation-text'))"
+        ".map(t => t.textContent)"
+    )
+    assert "limited by worker processes" in labels
+    assert "limited by gunicorn --threads" in labels
+    assert_clean(page, tmp_path / "reports")
+    page.evaluate("document.getElementById('scenario-1-throughput-figure').scrollIntoView()")
+    page.screenshot(ARTIFACTS / "run-bounds.png")

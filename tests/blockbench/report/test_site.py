@@ -1,0 +1,286 @@
+from __future__ import annotations
+
+import html
+import json
+import re
+import shlex
+from html.parser import HTMLParser
+from pathlib import Path
+
+import markupsafe
+import pytest
+from typer.testing import CliRunner
+
+from blockbench.apps import upstream_clients
+from blockbench.cli import app
+from blockbench.report import site as report
+from blockbench.report.verdict import verdicts
+from blockbench.results import Run, save_run
+from tests.blockbench.report.pages import broken_links, parse
+from tests.blockbench.synthetic import make_client_run, make_run, without_bounds
+
+CHARTS = ("throughput", "latency", "failures", "resources")
+
+
+def page_of(site: Path, run: Run) -> Path:
+    return site / "runs" / report.slug(run.run_id) / "index.html"
+
+
+def test_every_run_has_a_page_and_its_results_beside_it(
+    site: Path, runs: list[Run], results_dir: Path
+) -> None:
+    for run in runs:
+        page = page_of(site, run)
+        assert page.is_file()
+        stored = (results_dir / run.run_id / "run.json").read_bytes()
+        assert (page.parent / "run.json").read_bytes() == stored
+
+
+def test_the_verdict_comes_first_with_a_sentence_per_scenario(site: Path, runs: list[Run]) -> None:
+    for run in runs:
+        parsed = parse(page_of(site, run))
+        assert parsed.sections[0] == "verdict"
+        for item in verdicts(run):
+            assert " ".join(item.sentence.split()) in parsed.text
+        assert {"method", "environment"} <= set(parsed.sections)
+
+
+def test_every_scenario_has_every_chart(site: Path, runs: list[Run]) -> None:
+    for run in runs:
+        parsed = parse(page_of(site, run))
+        for number in range(1, len(run.scenarios) + 1):
+            for kind in CHARTS:
+                chart = f"scenario-{number}-{kind}"
+                assert chart in parsed.ids
+                figure = parsed.figures[f"{chart}-data"]
+                assert figure["data"], f"{chart} has no traces"
+                assert any(trace.get("y") for trace in figure["data"])
+
+
+def test_the_page_says_how_to_reproduce(site: Path, runs: list[Run]) -> None:
+    for run in runs:
+        text = parse(page_of(site, run)).text
+        assert shlex.join(run.command) in text
+        assert run.environment.cpu_model in text
+        assert "coordinated omission" in text.lower()
+
+
+def test_links_resolve_and_stay_inside_the_site(site: Path) -> None:
+    assert broken_links(site) == []
+
+
+def test_nothing_is_fetched_from_elsewhere(site: Path) -> None:
+    for page in site.rglob("*.html"):
+        for tag, attribute, value in parse(page).links:
+            external = re.match(r"^[a-z][a-z0-9+.-]*:|^//", value) and not value.startswith("data:")
+            assert not external, f"{page}: <{tag} {attribute}={value!r}>"
+    for own in ("report.css", "report.js"):
+        text = (site / "assets" / own).read_text()
+        assert "://" not in text and "@import" not in text
+
+
+def test_the_index_lists_every_run_newest_first(site: Path, runs: list[Run]) -> None:
+    parsed = parse(site / "index.html")
+    hrefs = [value for _, name, value in parsed.links if value.startswith("runs/")]
+    newest_first = sorted(runs, key=lambda run: run.created, reverse=True)
+    assert hrefs == [f"runs/{report.slug(run.run_id)}/index.html" for run in newest_first]
+
+
+def test_the_index_keeps_runs_whose_results_are_elsewhere(tmp_path: Path) -> None:
+    # Two machines' results, reported one after the other into the same site.
+    for run_id in ("20250101-000000-a", "20250102-000000-b"):
+        save_run(tmp_path / f"results-{run_id}" / run_id, make_run(run_id))
+        report.build_site(tmp_path / f"results-{run_id}", tmp_path / "reports")
+    hrefs = [value for _, _, value in parse(tmp_path / "reports" / "index.html").links]
+    assert "runs/20250101-000000-a/index.html" in hrefs
+    assert "runs/20250102-000000-b/index.html" in hrefs
+
+
+def test_the_same_results_give_the_same_bytes(results_dir: Path, tmp_path: Path) -> None:
+    report.build_site(results_dir, tmp_path / "one")
+    report.build_site(results_dir, tmp_path / "two")
+    one, two = (
+        {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        for root in (tmp_path / "one", tmp_path / "two")
+    )
+    assert one == two
+
+
+def test_text_from_results_is_shown_as_text(tmp_path: Path) -> None:
+    hostile_run = "<script>window.pwned=1</script>"
+    hostile_target = '<img src=x onerror="window.pwned=2">'
+    run = make_run(hostile_run, rename={"flask-sync": hostile_target})
+    save_run(tmp_path / "results" / "hostile", run)
+    page = report.build_site(tmp_path / "results", tmp_path / "reports")
+    for built in (page, tmp_path / "reports" / "index.html"):
+        text = built.read_text()
+        assert "<script>window" not in text and "<img src=x" not in text
+        assert html.escape(hostile_run, quote=False) in text
+    # As Jinja escapes it: quotes too.
+    assert str(markupsafe.escape(hostile_target)) in page.read_text()
+    assert page.parent.name == report.slug(hostile_run)
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", page.parent.name)
+
+
+def test_an_unfinished_run_still_gets_a_page(tmp_path: Path) -> None:
+    run = make_run("20250101-000000-unfinished")
+    cells = [
+        cell.model_copy(update={"levels": [], "error": "target did not start: port in use"})
+        if cell.target == "flask-gthread"
+        else cell
+        for cell in run.cells
+    ]
+    run = run.model_copy(update={"status": "running", "finished": None, "cells": cells})
+    save_run(tmp_path / "results" / run.run_id, run.model_copy(update={"aggregates": []}))
+    text = parse(report.build_site(tmp_path / "results", tmp_path / "reports")).text
+    assert "This run is running" in text
+    assert "no aggregates yet" in text
+    assert "target did not start: port in use" in text
+
+
+def test_an_unknown_run_names_the_runs_there(results_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(report.ReportError, match="the runs there: 2") as caught:
+        report.build_site(results_dir, tmp_path, ["no-such-run"])
+    assert "no-such-run" in str(caught.value)
+
+
+def test_slugs_are_file_names_and_stay_apart() -> None:
+    assert report.slug("20250301-101500-quick") == "20250301-101500-quick"
+    assert report.slug("a/b") != report.slug("a b")
+    assert "/" not in report.slug("../../etc")
+
+
+def test_the_report_command(results_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["report", "--results", str(results_dir), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "index.html").is_file()
+    assert "Report:" in result.output
+
+
+def test_the_report_command_explains_an_unknown_run(results_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["report", "nope", "--results", str(results_dir), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "no run 'nope'" in result.output
+    assert not (tmp_path / "index.html").exists()
+
+
+def test_the_http_client_note_appears_only_with_upstream_scenarios(tmp_path: Path) -> None:
+    plain = make_run("20250301-101500-plain")
+    upstream = make_client_run("20250301-101500-upstream")
+    for run in (plain, upstream):
+        save_run(tmp_path / "results" / run.run_id, run)
+    report.build_site(tmp_path / "results", tmp_path / "site")
+    note = "The HTTP client of the upstream scenarios"
+    assert note not in parse(tmp_path / "site/runs/20250301-101500-plain/index.html").text
+    text = parse(tmp_path / "site/runs/20250301-101500-upstream/index.html").text
+    assert note in text
+    # Each model's default as upstream_clients has it, not as the page was once written.
+    for name in upstream_clients.DEFAULTS.values():
+        assert f"{name} for " in text
+    assert "In this run: aiohttp 3.14.5 : starlette-uvicorn httpx 0.28.1 :" in text
+    # The caveat it replaces, with its numbers from one machine, is gone.
+    assert "also measure the HTTP client" not in text
+
+
+def test_a_merged_run_says_how_to_reproduce_each_of_its_scenarios(tmp_path: Path) -> None:
+    from blockbench.engine import merge
+
+    base = make_run("20250101-000000-base")
+    scenario = base.scenarios[-1]
+    again = base.model_copy(
+        update={
+            "run_id": "20250102-000000-again",
+            "scenarios": [scenario],
+            "cells": [cell for cell in base.cells if cell.scenario == scenario],
+            "command": ["blockbench", "run", "--scenarios", scenario, "--repeat", "3"],
+        }
+    )
+    merged = merge.merge(base, [again], "20250103-000000-merged")
+    save_run(tmp_path / "results" / merged.run_id, merged)
+    text = parse(report.build_site(tmp_path / "results", tmp_path / "reports")).text
+    assert "This run was merged" in text
+    assert "each part of it was measured by its own run" in text
+    assert shlex.join(base.command) in text
+    assert f"blockbench run --scenarios {scenario} --repeat 3" in text
+
+
+def built_page(tmp_path: Path, run: Run) -> Path:
+    save_run(tmp_path / "results" / run.run_id, run)
+    return report.build_site(tmp_path / "results", tmp_path / "reports")
+
+
+def caps_rows(page: Path) -> dict[str, str]:
+    """Each target's row of the first scenario's caps table, as text."""
+    rows = _Rows("caps")
+    rows.feed(page.read_text())
+    return rows.found
+
+
+def test_the_caps_table_names_what_limits_each_target_at_its_peak(tmp_path: Path) -> None:
+    page = built_page(tmp_path, make_run())
+    assert "Plateau the caps allow" not in page.read_text()
+    rows = caps_rows(page)
+    sync = rows["flask-sync"]
+    assert "worker processes: 29.7 req/s" in sync
+    assert "= 3 in flight / 100 ms waiting + 0.9 ms of CPU" in sync
+    assert "gunicorn --threads: 317 req/s" in rows["flask-gthread"]
+    # Its 100 users were no result: its peak, and what limited it there, is at 20.
+    assert "users: 199 req/s" in rows["starlette-uvicorn"]
+
+
+def test_a_run_whose_levels_have_no_bounds_still_gets_a_page(tmp_path: Path) -> None:
+    page = built_page(tmp_path, without_bounds(make_run()))
+    rows = caps_rows(page)
+    assert rows["flask-sync"].endswith("—")
+    throughput = parse(page).figures["scenario-1-throughput-data"]
+    assert "limited by" not in json.dumps(throughput)
+
+
+def test_the_method_explains_the_bounds_in_plain_words(tmp_path: Path) -> None:
+    text = parse(built_page(tmp_path, make_run())).text
+    assert "Little's-law ceiling" not in text
+    for words in (
+        "The bounds on throughput, and efficiency",
+        "N users whose requests take at least R0",
+        "The target's cores.",
+        "The CPU a request costs is measured at every level",
+        "The utilisation law, checked on every level",
+        "differ by more than 15%",
+        "A plateau below its bound",
+        "the asymptotic bounds of a closed system are known to be loosest",
+    ):
+        assert words in text
+
+
+class _Rows(HTMLParser):
+    """The rows of the first table of a class: target name to the row's text."""
+
+    def __init__(self, table_class: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.table_class = table_class
+        self.found: dict[str, str] = {}
+        self._state = "before"
+        self._row: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and self._state == "before" and ("class", self.table_class) in attrs:
+            self._state = "in"
+        elif tag == "tr" and self._state == "in":
+            self._row = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self._state == "in":
+            self._state = "after"
+        elif tag == "tr" and self._row is not None:
+            text = " ".join("".join(self._row).split())
+            name = text.split(" ")[0] if text else ""
+            self.found[name] = text
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._row is not None:
+            self._row.append(data)

@@ -1,0 +1,358 @@
+"""The target catalogue: the shipped file, derived capacity and commands, and clear errors."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+
+import pytest
+
+from blockbench import results
+from blockbench.apps.settings import FANOUT_POOL_FACTOR
+from blockbench.engine import bounds
+from blockbench.targets import catalogue
+from blockbench.targets.catalogue import CatalogueError, Target
+
+REQUIRED = (
+    "flask-sync",
+    "flask-gthread",
+    "flask-gevent",
+    "flask-a2wsgi",
+    "flask-async-views",
+    "starlette-uvicorn",
+    "starlette-threadpool",
+    "starlette-gunicorn",
+    "starlette-gunicorn-asgi",
+    "starlette-a2wsgi",
+)
+# module.path:attribute, optionally called: how gunicorn and uvicorn name an app factory.
+_APP_SPEC = re.compile(r"(?P<module>[A-Za-z_][\w.]*):(?P<attribute>[A-Za-z_]\w*)(?:\(\))?")
+
+
+def entry(**keys: object) -> str:
+    """One catalogue entry named "t" as TOML: a valid processes target, changed by ``keys``
+    (None removes a key)."""
+    fields: dict[str, object] = {
+        "app": "flask",
+        "model": "processes",
+        "server": "gunicorn sync",
+        "workers": 2,
+        "command": "{python} -m gunicorn --workers {workers} --bind {host}:{port} app:make()",
+        "explanation": "A test target.",
+        **keys,
+    }
+    lines = ["[targets.t]"]
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            pairs = ", ".join(f"{name} = {json.dumps(item)}" for name, item in value.items())
+            lines.append(f"{key} = {{ {pairs} }}")
+        elif value is not None:
+            # A JSON string, number or boolean is written the same way in TOML.
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines)
+
+
+def one(cores: int = 1, /, **keys: object) -> Target:
+    return catalogue.loads(entry(**keys), cores=cores).get("t")
+
+
+@pytest.mark.parametrize("cores", [1, 2, 8])
+def test_the_shipped_catalogue_loads_with_every_required_target(cores: int) -> None:
+    shipped = catalogue.load(cores=cores)
+    assert set(REQUIRED) <= set(shipped.names())
+    for target in shipped.targets:
+        assert target.explanation and "\n" not in target.explanation
+        assert target.cores == cores
+
+
+def test_shipped_capacities_follow_the_rules_of_each_model() -> None:
+    for cores in (1, 2, 4):
+        shipped = catalogue.load(cores=cores)
+        assert shipped.get("flask-sync").capacity == 2 * cores + 1
+        assert shipped.get("flask-async-views").capacity == 2 * cores + 1
+        gthread = shipped.get("flask-gthread")
+        assert gthread.capacity == gthread.workers * (gthread.threads or 0) > 0
+        gevent = shipped.get("flask-gevent")
+        assert gevent.capacity == gevent.workers * (gevent.connections or 0) > 0
+        assert shipped.get("flask-a2wsgi").capacity == cores * 10  # a2wsgi's default, explicit
+        assert shipped.get("starlette-threadpool").capacity == cores * 40  # anyio's default
+        for name in ("starlette-uvicorn", "starlette-gunicorn", "starlette-gunicorn-asgi"):
+            assert shipped.get(name).capacity is None
+            assert shipped.get(name).workers == cores
+
+
+def test_every_command_names_an_app_factory_that_exists() -> None:
+    for target in catalogue.load(cores=1).targets:
+        specs = [m for arg in target.command(8000) if (m := _APP_SPEC.fullmatch(arg))]
+        assert len(specs) == 1, target.name
+        module = importlib.import_module(specs[0]["module"])
+        assert callable(getattr(module, specs[0]["attribute"])), target.name
+
+
+def test_every_command_stays_on_loopback_and_its_port() -> None:
+    for target in catalogue.load(cores=1).targets:
+        command = " ".join(target.command(8123))
+        assert "127.0.0.1" in command and "8123" in command, target.name
+        assert "0.0.0.0" not in command
+        if "gunicorn" in command:
+            assert "--no-control-socket" in command, target.name
+
+
+def test_the_app_is_told_its_sizes_through_its_environment() -> None:
+    shipped = catalogue.load(cores=2)
+    threadpool = shipped.get("starlette-threadpool").settings()
+    assert threadpool.endpoint_style == "def"
+    assert threadpool.thread_tokens == 40
+    assert threadpool.concurrency == 40
+    assert threadpool.target == "starlette-threadpool"
+    assert threadpool.mode == "threads"
+    assert threadpool.cpu_processes == 2
+    assert shipped.get("flask-a2wsgi").settings().a2wsgi_threads == 10
+    assert shipped.get("flask-async-views").settings().endpoint_style == "async"
+    assert shipped.get("flask-sync").settings().concurrency == 1
+    # No capacity of its own: the app keeps its default pool sizes.
+    assert "CONCURRENCY" not in shipped.get("starlette-uvicorn").env()
+
+
+def test_workers_rules() -> None:
+    assert one(3, workers="2*cores+1").workers == 7
+    assert one(3, workers="cores").workers == 3
+    assert one(3, workers="4 * cores").workers == 12
+    assert one(3, workers="cores + 2").workers == 5
+    assert one(3, workers=5).workers == 5
+    assert one(3, workers="2*cores+1").workers_rule == "2*cores+1"
+
+
+@pytest.mark.parametrize(
+    ("keys", "per_worker"),
+    [
+        ({}, 1),
+        ({"model": "threads", "threads": 8, "bounded_by": "gunicorn --threads"}, 8),
+        ({"model": "green-threads", "connections": 50, "bounded_by": "pool"}, 50),
+        ({"model": "event-loop"}, None),
+        ({"model": "event-loop", "connections": 64, "bounded_by": "--limit-concurrency"}, 64),
+    ],
+)
+def test_capacity_is_derived_from_the_model_and_sizes(
+    keys: dict[str, object], per_worker: int | None
+) -> None:
+    target = one(1, **keys)
+    assert target.per_worker == per_worker
+    assert target.capacity == (None if per_worker is None else 2 * per_worker)
+
+
+def _bound(target: catalogue.Target, users: int) -> tuple[str, float]:
+    caps = [
+        results.Cap(name=c.name, value=c.value, where=c.per, kind=c.kind) for c in target.caps()
+    ]
+    setting = bounds.Setting(caps, cores=1, model=target.model, generator_rps=None,
+                             upstream_calls_rps=None)  # fmt: skip
+    found = bounds.level_bounds(
+        bounds.RequestPath(wait_s=0.5), bounds.Measured(users, None), setting
+    )
+    tightest = bounds.binding(found)
+    assert tightest is not None
+    return tightest.name, tightest.rps
+
+
+def test_a_targets_caps_bound_it_at_its_capacity_over_latency() -> None:
+    threads = one(model="threads", threads=5, bounded_by="x")  # capacity 10
+    assert threads.capacity == 10
+    assert _bound(threads, 4) == ("users", 8)
+    assert _bound(threads, 100) == ("x", 20)
+    # No capacity of its own: every user can be in flight.
+    assert _bound(one(model="event-loop"), 100) == ("users", 200)
+
+
+def test_command_and_env_are_filled_in() -> None:
+    target = one(
+        model="threads",
+        threads=6,
+        bounded_by="x",
+        command="{python} -m srv --threads {threads} --bind {host}:{port} 'a b'",
+        env={"POOL": "{threads}", "OTHER": "plain"},
+    )
+    assert target.command(9000) == [
+        sys.executable,
+        "-m",
+        "srv",
+        "--threads",
+        "6",
+        "--bind",
+        "127.0.0.1:9000",
+        "a b",
+    ]
+    assert target.env() == {
+        "POOL": "6",
+        "OTHER": "plain",
+        "BLOCKBENCH_TARGET": "t",
+        "BLOCKBENCH_MODE": "threads",
+        "CPU_PROCESSES": "1",
+        "CONCURRENCY": "6",
+    }
+
+
+def test_caps_list_every_limit_on_the_path() -> None:
+    target = one(model="threads", threads=6, bounded_by="anyio thread tokens")
+    caps = {cap.name: (cap.value, cap.per) for cap in target.caps()}
+    assert caps == {
+        "server workers": (2, "target"),
+        "anyio thread tokens": (6, "worker"),
+        "upstream HTTP pool (urllib3)": (6 * FANOUT_POOL_FACTOR, "process"),
+        "fan-out thread pool": (6 * FANOUT_POOL_FACTOR, "process"),
+        "database pool": (6, "process"),
+        "CPU process pool": (1, "process"),
+    }
+    loop = one(model="event-loop", app="starlette")
+    unbounded = {cap.name: cap.value for cap in loop.caps()}
+    assert unbounded["event loop, no connection limit"] is None
+    # An event loop fans out with tasks: no pool of its own, only the HTTP pool.
+    assert not any(name.startswith("fan-out") for name in unbounded)
+    assert "upstream HTTP pool (aiohttp)" in unbounded
+    gevent = {cap.name for cap in one(model="green-threads", connections=50, bounded_by="x").caps()}
+    assert {"upstream HTTP pool (geventhttpclient)", "fan-out greenlet pool"} <= gevent
+
+
+@pytest.mark.parametrize(
+    ("name", "shares"),
+    [
+        ("starlette-uvicorn", True),
+        ("starlette-gunicorn-asgi", True),
+        # Threads, but each waits on the one loop a2wsgi's ASGIMiddleware runs per process.
+        ("starlette-a2wsgi", True),
+        # def endpoints on anyio's threads; Flask's async views each run on a loop of their own.
+        ("starlette-threadpool", False),
+        ("flask-async-views", False),
+        ("flask-a2wsgi", False),
+        ("flask-gthread", False),
+    ],
+)
+def test_targets_whose_async_code_shares_a_loop_per_worker_have_that_cap(
+    name: str, shares: bool
+) -> None:
+    target = catalogue.load(cores=2).get(name)
+    loops = [cap for cap in target.caps() if cap.kind == "event_loop"]
+    assert [(cap.value, cap.per) for cap in loops] == ([(1, "worker")] if shares else [])
+
+
+@pytest.mark.parametrize(
+    ("name", "client"),
+    [
+        ("starlette-uvicorn", "aiohttp"),
+        ("starlette-a2wsgi", "aiohttp"),
+        ("flask-async-views", "aiohttp"),
+        ("flask-gthread", "urllib3"),
+        ("starlette-threadpool", "urllib3"),
+        ("flask-gevent", "geventhttpclient"),
+        ("starlette-uvicorn-httpx", "httpx"),
+        ("flask-gevent-httpx", "httpx"),
+    ],
+)
+def test_each_target_calls_the_upstream_with_its_models_client(name: str, client: str) -> None:
+    assert catalogue.load(cores=1).get(name).upstream_client().name == client
+
+
+def test_a_variant_is_its_base_with_more_environment_and_not_in_the_matrix() -> None:
+    shipped = catalogue.load(cores=2)
+    base, variant = shipped.get("flask-gevent"), shipped.get("flask-gevent-httpx")
+    assert variant.variant_of == "flask-gevent"
+    assert variant.command(8000) == base.command(8000)
+    assert variant.capacity == base.capacity
+    assert variant.env()["UPSTREAM_CLIENT"] == "httpx"
+    assert "UPSTREAM_CLIENT" not in base.env()
+    assert "flask-gevent-httpx" in shipped.names()
+    assert "flask-gevent-httpx" not in shipped.matrix_names()
+    assert "flask-gevent" in shipped.matrix_names()
+
+
+@pytest.mark.parametrize(
+    ("variants", "message"),
+    [
+        ({"v": "nope"}, "'nope' must name another target"),
+        ({"v": "v"}, "'v' must name another target"),
+        ({"v": "t", "w": "v"}, "'v' is a variant itself"),
+    ],
+)
+def test_a_variant_must_name_a_real_base(variants: dict[str, str], message: str) -> None:
+    text = entry() + "".join(
+        f'\n[targets.{name}]\nvariant_of = "{base}"\nexplanation = "x"\n'
+        for name, base in variants.items()
+    )
+    with pytest.raises(CatalogueError, match=message):
+        catalogue.loads(text, cores=1)
+
+
+def test_a_client_that_cannot_run_where_the_endpoints_run_is_refused() -> None:
+    with pytest.raises(CatalogueError, match="geventhttpclient.*OS threads.*urllib3"):
+        one(model="threads", threads=4, bounded_by="x", env={"UPSTREAM_CLIENT": "geventhttpclient"})
+    with pytest.raises(CatalogueError, match="UPSTREAM_CLIENT must be one of"):
+        one(env={"UPSTREAM_CLIENT": "curl-cffi"})
+
+
+def test_app_env_overrides_every_target_and_is_checked_where_used() -> None:
+    shipped = catalogue.load(cores=1).with_env({"UPSTREAM_CLIENT": "httpx"})
+    assert shipped.get("starlette-uvicorn").upstream_client().family == "async"
+    assert shipped.get("flask-gthread").upstream_client().family == "blocking"
+    pycurl = catalogue.load(cores=1).with_env({"UPSTREAM_CLIENT": "pycurl"})
+    assert pycurl.get("flask-gthread").upstream_client().name == "pycurl"
+    with pytest.raises(CatalogueError, match="--app-env for flask-gevent"):
+        catalogue.check_settings(pycurl.get("flask-gevent"), "--app-env for flask-gevent")
+    with pytest.raises(CatalogueError, match="cannot set CONCURRENCY"):
+        catalogue.load(cores=1).with_env({"CONCURRENCY": "5"})
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"app": None}, r"targets\.t: missing key 'app'"),
+        ({"colour": "red"}, r"targets\.t: unknown key 'colour'"),
+        ({"model": "fibers"}, r"targets\.t\.model must be one of"),
+        ({"app": "django"}, r"targets\.t\.app must be one of"),
+        ({"threads": 4, "bounded_by": "x"}, r"targets\.t\.threads: model 'processes'"),
+        ({"model": "threads"}, r"targets\.t: model 'threads' needs 'threads'"),
+        ({"model": "green-threads"}, r"targets\.t: model 'green-threads' needs 'connections'"),
+        ({"model": "event-loop", "threads": 2}, r"targets\.t\.threads: an event loop"),
+        ({"model": "threads", "threads": 4}, r"targets\.t: missing key 'bounded_by'"),
+        ({"model": "threads", "threads": 0, "bounded_by": "x"}, r"targets\.t\.threads must be"),
+        ({"model": "threads", "threads": True, "bounded_by": "x"}, r"targets\.t\.threads must"),
+        ({"workers": "cores*2"}, r"targets\.t\.workers must be a whole number or a rule"),
+        ({"workers": 0}, r"targets\.t\.workers must be at least 1"),
+        ({"command": "srv --port {prot}"}, r"targets\.t\.command: unknown placeholder \{prot\}"),
+        ({"command": "srv --threads {threads}"}, r"targets\.t\.command uses \{threads\}"),
+        ({"command": "srv 'unclosed"}, r"targets\.t\.command: No closing quotation"),
+        ({"env": {"CONCURRENCY": "5"}}, r"targets\.t\.env\.CONCURRENCY is set by the catalogue"),
+        ({"env": {"THREAD_TOKENS": "many"}}, r"targets\.t\.env: THREAD_TOKENS must be"),
+        ({"explanation": ""}, r"targets\.t\.explanation must be a non-empty string"),
+    ],
+)
+def test_bad_entries_name_the_entry_and_key(keys: dict[str, object], message: str) -> None:
+    with pytest.raises(CatalogueError, match=message):
+        one(**keys)
+
+
+def test_bad_files_say_what_is_wrong() -> None:
+    with pytest.raises(CatalogueError, match="is not valid TOML"):
+        catalogue.loads("[targets.t", cores=1)
+    with pytest.raises(CatalogueError, match="defines no targets"):
+        catalogue.loads("", cores=1)
+    with pytest.raises(CatalogueError, match="unknown top-level key 'target'"):
+        catalogue.loads("[target.t]\napp = 'flask'", cores=1)
+    with pytest.raises(CatalogueError, match="a name is lowercase"):
+        catalogue.loads(entry().replace("targets.t", "targets.Flask_Sync"), cores=1)
+    with pytest.raises(CatalogueError, match="explanation must be one line"):
+        catalogue.loads(entry(explanation="two\nlines"), cores=1)
+    with pytest.raises(CatalogueError, match="cannot read the target catalogue"):
+        catalogue.load(catalogue.CATALOGUE_PATH.with_name("missing.toml"), cores=1)
+
+
+def test_names_are_looked_up_with_helpful_errors() -> None:
+    shipped = catalogue.load(cores=1)
+    with pytest.raises(CatalogueError, match="unknown target 'flask'; .* has: flask-sync, "):
+        shipped.get("flask")
+    with pytest.raises(CatalogueError, match="unknown targets a, b;"):
+        shipped.select(["a", "flask-sync", "b"])
+    chosen = shipped.select(["starlette-uvicorn", "flask-sync", "starlette-uvicorn"])
+    assert [target.name for target in chosen] == ["starlette-uvicorn", "flask-sync"]
+    assert shipped.index("flask-sync") == 0
