@@ -110,13 +110,16 @@ class StepSweep(LoadTestShape):
         assert hold is not None, "a hold began before it ends"
         users: int = self.get_current_user_count()  # type: ignore[no-untyped-call]
         self.departures.end(hold, time.time())
-        # A master's users run on its workers: no request event fires here to wait for.
-        if self.stats_path is None or isinstance(self._runner(), MasterRunner):
-            self.departures.forget(hold)
         if self.stats_path is None:
+            self.departures.forget(hold)
+            return
+        record = _level_record(phase, users, self._stats(), hold.start, hold.end)
+        if isinstance(self._runner(), MasterRunner):
+            # A master's users run on its workers: no request event fires here to credit.
+            self.departures.forget(hold)
+            self._write(record)
             return
         # The statistics now, the rate once the completions it needs have come.
-        record = _level_record(phase, users, self._stats(), hold.start, hold.end)
         self.unsettled.append((hold, hold.end + self._settle_s(hold), record))
 
     def _settle_s(self, hold: Hold) -> float:
@@ -131,22 +134,23 @@ class StepSweep(LoadTestShape):
         now = time.time()
         while self.unsettled:
             hold, deadline, record = self.unsettled[0]
-            waiting = hold in self.departures.holds
-            if waiting and not (hold.settled or give_up or now >= deadline):
+            if not (hold.settled or give_up or now >= deadline):
                 return
-            if waiting and not hold.settled:
+            if not hold.settled:
                 log.warning(
                     "level %d: %d of the %d completions after the hold its rate needs came; "
                     "it is left to a count of completions",
                     record["level"], hold.after_end, hold.spacing,
                 )  # fmt: skip
-            record["rate"] = self._rate(hold)
-            if waiting:
-                self.departures.forget(hold)
+            record["rate"] = hold.rate()
+            self.departures.forget(hold)
             self.unsettled.pop(0)
-            assert self.stats_path is not None, "only recorded levels wait"
-            with open(self.stats_path, "a") as out:
-                out.write(json.dumps(record) + "\n")
+            self._write(record)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        assert self.stats_path is not None, "only recorded levels are written"
+        with open(self.stats_path, "a") as out:
+            out.write(json.dumps(record) + "\n")
 
     def _listen(self) -> None:
         # Once per process, on the events the runner fires (a test's Environment may have its
@@ -158,12 +162,6 @@ class StepSweep(LoadTestShape):
             # A run stopped early (the web UI's stop button, a signal) loses no measured level.
             events.test_stop.add_listener(lambda **_: self._write_unsettled(give_up=True))  # type: ignore[no-untyped-call]
             self._listening_to = events
-
-    def _rate(self, hold: Hold) -> float | None:
-        # A master's users run on its workers: no request event fires here to count.
-        if isinstance(self._runner(), MasterRunner):
-            return None
-        return hold.rate()
 
     def _stats(self) -> RequestStats:
         return self._runner().stats
