@@ -7,9 +7,11 @@ The levels, warm-up and hold are the default profile's (blockbench/load/scenario
     BLOCKBENCH_WARMUP=2                  seconds at each level before measuring
     BLOCKBENCH_HOLD=10                   seconds measured at each level
     BLOCKBENCH_LEVEL_STATS=levels.jsonl  append each level's statistics there, one JSON line each
-A level's line is written once as many requests as there are users have completed after its hold
-(see blockbench.load.completions), usually during the next level's warm-up; after the last level the
-users keep running until they have.
+    BLOCKBENCH_SLOTS=4                   the requests the target serves at once, if it caps them
+A level's rate credits each completion over the span back to the K-th completion before it, K being
+the users or, where fewer, the target's slots (see blockbench.load.completions). Its line is
+written once K more requests have completed after its hold, usually during the next level's
+warm-up; after the last level the users keep running until they have.
 Headless, one workload:
     locust -f loadtests/workloads.py,loadtests/sweep.py --headless -H http://127.0.0.1:8001 Cpu
 """
@@ -48,6 +50,7 @@ class StepSweep(LoadTestShape):
         # the message alone rather than a traceback.
         try:
             self.sweep = scenarios.Sweep.from_env()
+            self.slots = scenarios.slots_from_env()
         except scenarios.CatalogueError as exc:
             raise SystemExit(f"StepSweep: {exc}") from None
         self.stats_path = os.environ.get(scenarios.LEVEL_STATS_ENV) or None
@@ -102,7 +105,12 @@ class StepSweep(LoadTestShape):
             # Forget the warm-up (and the level before): what follows is this level's result.
             self._stats().reset_all()
             users: int = self.get_current_user_count()  # type: ignore[no-untyped-call]
-            self.hold = self.departures.begin(time.time(), users)
+            # Past its slots a server completes in turn slot by slot, not user by user: a user's
+            # cycle, queueing included, may outlast the hold by far (500 users on 4 workers
+            # answering 100 ms waits: 12 s), and spans that long would read the level from
+            # requests sent long after it.
+            streams = users if self.slots is None else min(users, self.slots)
+            self.hold = self.departures.begin(time.time(), streams)
             log.info("level %d: measuring for %gs", new.level, self.sweep.hold)
 
     def _record(self, phase: scenarios.Phase) -> None:

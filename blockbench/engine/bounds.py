@@ -307,6 +307,13 @@ _KIND_BY_NAME: tuple[tuple[str, CapKind], ...] = (
 )
 
 
+def in_flight(caps: Sequence[Cap]) -> int | None:
+    """The most requests the target's concurrency model serves at once; None where it sets no
+    limit (an event loop)."""
+    model = _Slots(caps).model()
+    return None if model is None else model[1]
+
+
 def cap_kind(cap: Cap) -> CapKind | None:
     if cap.kind is not None:
         return cap.kind

@@ -438,6 +438,7 @@ class Engine:
             folder / "locust" / key,
             processes=run.generator_processes,
             budget=self.budget,
+            slots=bounds.in_flight(cell.caps),
         )
 
         def record(level: loadgen.LevelRecord) -> None:

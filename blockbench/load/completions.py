@@ -6,13 +6,17 @@ all hold 400 ms requests finish in bunches, so the count moves by a whole bunch 
 ±4%) with where the edges fall.
 
 Here each successful completion is credited with one request spread evenly over the time since
-the K-th completion before it, K being the number of users; the credit inside the hold, over
-its length, is the rate. At every instant K such spans overlap, one per "stream" of completions
-when the users or a server's slots complete periodically, so the credits tile the time line:
-the rate is exact for users in lockstep or in bunches and for any number of slots up to K
-answering in turn, in any phase, and it needs nothing but when each request ended. K users'
-completions span one cycle of a user (Little's law: K / throughput), so the credit smooths the
-rate over about one cycle.
+the K-th completion before it; the credit inside the hold, over its length, is the rate. At every
+instant K such spans overlap, one per "stream" of completions when the users or a server's slots
+complete periodically, so the credits tile the time line: the rate is exact for users in lockstep
+or in bunches and for any number of slots up to K answering in turn, in any phase, and it needs
+nothing but when each request ended.
+
+K is the number of users, or the server's slots where it serves fewer at once: then the users
+queue, and it is the slots that complete in turn. K completions span one cycle of a stream
+(Little's law: K / throughput), so the credit smooths the rate over about one cycle, and a
+user's cycle, queueing included, may be far longer than the hold (500 users on 4 workers
+answering 100 ms waits: 12 s), when a slot's is one service time.
 
 The spans across the hold's end close after it: a hold is settled once K more completions have
 come (one cycle later, while the next level runs). If they do not come by a deadline, no rate is
@@ -90,15 +94,16 @@ class Departures:
     """
 
     def __init__(self, memory: int) -> None:
-        # Enough completions to reach back ``users`` from the start of any hold.
+        # Enough completions to reach back K from the start of any hold.
         self.recent: deque[tuple[float, bool]] = deque(maxlen=max(memory, 1))
         self.holds: list[Hold] = []
 
-    def begin(self, at: float, users: int) -> Hold:
-        """Start a hold at ``at`` (time.time()) with ``users`` running."""
+    def begin(self, at: float, streams: int) -> Hold:
+        """Start a hold at ``at`` (time.time()) whose completions come in ``streams`` taking
+        turns: the users, or the server's slots where it has fewer."""
         before = sorted(self.recent)
         before = before[: bisect.bisect_left(before, (at, False))]
-        spacing = max(1, min(users, len(before)))
+        spacing = max(1, min(streams, len(before)))
         hold = Hold(start=at, spacing=spacing, completions=before[-spacing:])
         self.holds.append(hold)
         return hold

@@ -138,6 +138,7 @@ class LocustRun:
         processes: int = 1,
         budget: CpuBudget | None = None,
         locustfiles: Sequence[str] = LOCUSTFILES,
+        slots: int | None = None,
     ) -> None:
         self.workload = workload
         self.host = host
@@ -146,6 +147,8 @@ class LocustRun:
         self.count = processes
         self.budget = budget
         self.locustfiles = locustfiles
+        # The requests the target serves at once, where its model caps them.
+        self.slots = slots
         self.children: list[supervisor.Child] = []
         self._offsets = [0] * processes
         self._seen: dict[int, dict[int, LevelRecord]] = {}
@@ -167,11 +170,15 @@ class LocustRun:
 
     def env(self, index: int) -> dict[str, str]:
         levels = [share(level, self.count, index) for level in self.sweep.levels]
-        return {
+        env = {
             **self.sweep.env(),
             scenarios.LEVELS_ENV: ",".join(map(str, levels)),
             scenarios.LEVEL_STATS_ENV: str(self.stats_file(index)),
         }
+        if self.slots is not None:
+            # Each process sees about its share of the completions, so of the slots.
+            env[scenarios.SLOTS_ENV] = str(max(1, share(self.slots, self.count, index)))
+        return env
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

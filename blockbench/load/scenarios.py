@@ -36,6 +36,9 @@ WARMUP_ENV = "BLOCKBENCH_WARMUP"
 HOLD_ENV = "BLOCKBENCH_HOLD"
 # Where the shape appends one JSON line of Locust statistics per level held; unset: nowhere.
 LEVEL_STATS_ENV = "BLOCKBENCH_LEVEL_STATS"
+# How many requests the target serves at once, where its concurrency model caps them (this Locust
+# process's share of them): the streams of completions a saturated server's rate is read from.
+SLOTS_ENV = "BLOCKBENCH_SLOTS"
 
 Targets = Literal["all"] | tuple[str, ...]
 Stage = Literal["warmup", "hold"]
@@ -326,6 +329,19 @@ def _env_levels(raw: str) -> tuple[int, ...]:
             f"got {raw!r}"
         )
     return tuple(map(int, items))
+
+
+def slots_from_env(env: Mapping[str, str] | None = None) -> int | None:
+    """BLOCKBENCH_SLOTS: the requests the target serves at once; None where unset (no cap)."""
+    env = os.environ if env is None else env
+    raw = (env.get(SLOTS_ENV) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise CatalogueError(
+            f"{SLOTS_ENV} must be a whole number of requests in flight, 1 or more; got {raw!r}"
+        )
+    return int(raw)
 
 
 def _seconds(value: float, where: str, allow_zero: bool) -> float:

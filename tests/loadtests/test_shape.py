@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from blockbench.load import scenarios
 
 PROBE = Path(__file__).with_name("shape_probe.py")
@@ -71,14 +73,23 @@ def test_follows_the_default_profile_without_overrides() -> None:
     assert [step["tick"][0] for step in seen[:2]] == list(quick.levels[:2])
 
 
-def test_a_bad_override_stops_locust_with_the_variable_named() -> None:
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({scenarios.LEVELS_ENV: "1,ten"}, "BLOCKBENCH_LEVELS must be whole numbers of users"),
+        ({scenarios.SLOTS_ENV: "0"}, "BLOCKBENCH_SLOTS must be a whole number of requests"),
+    ],
+)
+def test_a_bad_override_stops_locust_with_the_variable_named(
+    env: dict[str, str], message: str
+) -> None:
     result = subprocess.run(
         [sys.executable, str(PROBE), "0"],
-        env={**os.environ, scenarios.LEVELS_ENV: "1,ten"},
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("StepSweep: BLOCKBENCH_LEVELS must be whole numbers of users")
+    assert result.stderr.startswith(f"StepSweep: {message}")
     assert "Traceback" not in result.stderr

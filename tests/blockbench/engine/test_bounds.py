@@ -189,6 +189,17 @@ def test_threads_waiting_on_one_event_loop_are_held_by_it() -> None:
     assert bounds.binding(waits).name == "gunicorn --threads"  # type: ignore[union-attr]
 
 
+def test_in_flight_is_what_the_concurrency_model_serves_at_once() -> None:
+    assert bounds.in_flight(_caps(workers=4, per_worker=32)) == 128
+    sync = [
+        results.Cap(name="server workers", value=3, where="target", kind="workers"),
+        results.Cap(name="one request per worker process", value=1, where="worker", kind="model"),
+    ]
+    assert bounds.in_flight(sync) == 3
+    # An event loop takes whatever comes.
+    assert bounds.in_flight(_caps(workers=2, per_worker=None)) is None
+
+
 @pytest.fixture(scope="module")
 def catalogue() -> scenarios.Catalogue:
     return scenarios.load()

@@ -1,5 +1,5 @@
 """A closed loop's throughput over a hold, each completion credited over the span back to the
-K-th completion before it (K users): exact for users in lockstep or in bunches and for a
+K-th completion before it (K users, or the server's slots where fewer): exact for users in lockstep or in bunches and for a
 server's slots answering in turn in any phase, unmoved by users who joined in the warm-up,
 unbiased for a server answering in random order; and the counter Locust's request event feeds."""
 
@@ -31,14 +31,16 @@ def request(
     )
 
 
-def measure(ends: list[float], users: int) -> float | None:
+def measure(ends: list[float], users: int, slots: int | None = None) -> float | None:
     """Feeds completions in time order through a counter with one hold of HOLD_S seconds from
-    HOLD_START, begun and ended as the wall clock passes them; its rate."""
+    HOLD_START, begun and ended as the wall clock passes them; its rate, from spans of ``users``
+    completions or, given a server's ``slots``, of whichever is fewer."""
+    streams = users if slots is None else min(users, slots)
     departures = Departures(memory=users)
     hold: Hold | None = None
     for end in sorted(ends):
         if hold is None and end >= HOLD_START:
-            hold = departures.begin(HOLD_START, users)
+            hold = departures.begin(HOLD_START, streams)
         if hold is not None and not hold.ended and end >= HOLD_START + HOLD_S:
             departures.end(hold, HOLD_START + HOLD_S)
         request(departures, end)
@@ -97,7 +99,9 @@ def test_users_who_joined_in_the_warm_up_do_not_move_a_saturated_servers_rate() 
     assert measure(ends, users=250) == pytest.approx(7.5, rel=1e-4)
 
 
-def random_order_server(seed: int, users: int, slots: int, service: float) -> float | None:
+def random_order_server(
+    seed: int, users: int, slots: int, service: float, by_slots: bool = False
+) -> float | None:
     """``users`` closed-loop users behind ``slots`` workers taking ``service`` seconds ± 50%
     each, which pick the next request at random (as workers racing on accept() do)."""
     rng = random.Random(seed)
@@ -112,7 +116,7 @@ def random_order_server(seed: int, users: int, slots: int, service: float) -> fl
         now, user = heapq.heappop(busy)
         ends.append(now)
         waiting.append(user)
-    return measure(ends, users=users)
+    return measure(ends, users=users, slots=slots if by_slots else None)
 
 
 def test_a_server_answering_in_random_order_is_measured_without_bias() -> None:
@@ -120,13 +124,32 @@ def test_a_server_answering_in_random_order_is_measured_without_bias() -> None:
     # service times drawn, and the rates of many average the server's pace.
     rates = [random_order_server(seed, users=40, slots=3, service=0.4) for seed in range(200)]
     assert statistics.fmean(r for r in rates if r is not None) == pytest.approx(7.5, rel=0.01)
+    # Spans of the slots' completions instead of the users': as unbiased.
+    rates = [random_order_server(seed, 40, 3, 0.4, by_slots=True) for seed in range(200)]
+    assert statistics.fmean(r for r in rates if r is not None) == pytest.approx(7.5, rel=0.01)
+
+
+def test_a_saturated_servers_rate_is_read_from_its_slots_not_from_after_the_hold() -> None:
+    # 4 workers answering 100 ms requests (40 req/s) through the hold, then, with 500 users
+    # queued, 200 ms ones (a mixed scenario's slower requests arriving later). A user's cycle
+    # is 12.5 s, longer than the hold: spans of 500 completions reach 12.5 s past the hold's
+    # end and read it 21% low, while spans of the 4 workers' completions reach 100 ms: the
+    # change of pace moves them by a fraction of a request in 200 (< 0.5%).
+    hold_end = HOLD_START + HOLD_S
+    ends = [end for worker in range(4) for end in periodic(0.1, 0.025 * worker) if end <= hold_end]
+    ends += [hold_end + 0.05 * i for i in range(1, 2000)]
+    assert measure(ends, users=500, slots=4) == pytest.approx(40.0, rel=5e-3)
+    by_users = measure(ends, users=500)
+    assert by_users is not None and by_users < 36
+    # Fewer users than slots: the users are the streams.
+    assert measure(ends, users=4, slots=32) == pytest.approx(40.0, rel=5e-3)
 
 
 def test_a_hold_settles_once_as_many_requests_as_users_completed_after_it() -> None:
     departures = Departures(memory=10)
     for end in (99.5, 99.9):
         request(departures, end)
-    hold = departures.begin(100.0, users=2)
+    hold = departures.begin(100.0, streams=2)
     for end in (100.3, 100.7):
         request(departures, end)
     departures.end(hold, 101.0)
@@ -145,7 +168,7 @@ def test_a_hold_settles_once_as_many_requests_as_users_completed_after_it() -> N
 def test_failures_take_their_place_but_earn_nothing() -> None:
     departures = Departures(memory=1)
     request(departures, 99.8)
-    hold = departures.begin(100.0, users=1)
+    hold = departures.begin(100.0, streams=1)
     request(departures, 100.2, exception=ConnectionError("reset"))
     request(departures, 100.6)
     departures.end(hold, 101.0)
@@ -158,15 +181,15 @@ def test_spans_reach_back_no_further_than_the_completions_before_the_hold() -> N
     departures = Departures(memory=100)
     request(departures, 99.0)
     request(departures, 99.5)
-    hold = departures.begin(100.0, users=50)
+    hold = departures.begin(100.0, streams=50)
     assert hold.spacing == 2
     # Before any completion at all, each span is the one before it.
-    assert Departures(memory=5).begin(100.0, users=5).spacing == 1
+    assert Departures(memory=5).begin(100.0, streams=5).spacing == 1
 
 
 def test_forgotten_holds_are_credited_no_more() -> None:
     departures = Departures(memory=1)
-    hold = departures.begin(100.0, users=1)
+    hold = departures.begin(100.0, streams=1)
     departures.end(hold, 101.0)
     departures.forget(hold)
     request(departures, 100.5)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from blockbench.load import loadgen, scenarios
 
 
@@ -74,6 +76,18 @@ def test_each_process_gets_its_share_of_every_level(tmp_path: Path) -> None:
     assert run.env(0)[scenarios.LEVELS_ENV] == "2,5"
     assert run.env(1)[scenarios.LEVEL_STATS_ENV] == str(run.stats_file(1))
     assert "IoSleep" in run.command(0)
+    # No cap on the requests in flight: none passed on.
+    assert scenarios.SLOTS_ENV not in run.env(0)
+
+
+@pytest.mark.parametrize(("slots", "shares"), [(5, ["3", "2"]), (1, ["1", "1"]), (64, ["32"] * 2)])
+def test_each_process_gets_its_share_of_the_targets_slots(
+    tmp_path: Path, slots: int, shares: list[str]
+) -> None:
+    sweep = scenarios.Sweep(levels=(4, 10), warmup=1, hold=2)
+    run = loadgen.LocustRun("IoSleep", "http://127.0.0.1:1", sweep, tmp_path, processes=2,
+                            slots=slots)  # fmt: skip
+    assert [run.env(index)[scenarios.SLOTS_ENV] for index in range(2)] == shares
 
 
 def _with(line: str, **keys: object) -> str:

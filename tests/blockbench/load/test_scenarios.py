@@ -311,3 +311,15 @@ def test_bad_sweep_override_names_the_variable(env: dict[str, str], message: str
     with pytest.raises(CatalogueError) as info:
         Sweep.from_env(env)
     assert message in str(info.value)
+
+
+def test_the_targets_slots_come_from_the_environment() -> None:
+    assert scenarios.slots_from_env({}) is None
+    assert scenarios.slots_from_env({scenarios.SLOTS_ENV: ""}) is None
+    assert scenarios.slots_from_env({scenarios.SLOTS_ENV: " 64 "}) == 64
+
+
+@pytest.mark.parametrize("raw", ["0", "-2", "four", "2.5"])
+def test_bad_slots_name_the_variable(raw: str) -> None:
+    with pytest.raises(CatalogueError, match=f"BLOCKBENCH_SLOTS must be a whole number.*{raw!r}"):
+        scenarios.slots_from_env({scenarios.SLOTS_ENV: raw})
