@@ -56,6 +56,7 @@ Flag = Literal[
     "upstream_bound",
     "database_bound",
     "utilisation_law_off",
+    "target_unsampled",
 ]
 Status = Literal["running", "complete", "partial"]
 
@@ -304,6 +305,7 @@ def flags_for(
     upstream_ceiling_rps: float | None = None,
     database: Service | None = None,
     utilisation: UtilisationLaw | None = None,
+    target_unsampled: bool = False,
 ) -> list[Flag]:
     """Why a level cannot be reported as a result; empty when it can. The one place the
     validity rules live: the engine applies them as it measures, and again when a run ends."""
@@ -322,6 +324,9 @@ def flags_for(
         flags.append("database_bound")
     if utilisation is not None and not utilisation.holds:
         flags.append("utilisation_law_off")
+    if target_unsampled:
+        # Without the target's CPU there is no CPU bound, nor a utilisation law to check.
+        flags.append("target_unsampled")
     return flags
 
 

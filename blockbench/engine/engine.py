@@ -703,6 +703,8 @@ def judge(
         upstream_ceiling_rps=run.upstream_ceiling_rps,
         database=level.database,
         utilisation=results.UtilisationLaw.of(level, bounds.target_cores(run)),
+        # A target the harness started is sampled; one given by URL may run anywhere.
+        target_unsampled=not cell.external and level.target_resources is None,
     )
     return level.model_copy(update={"flags": flags})
 

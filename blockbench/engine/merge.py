@@ -1,8 +1,11 @@
 """Merging runs: a published run with some of its cells measured again.
 
 An update's cells replace the base run's cells of the same scenario and target (every repeat);
-the rest is kept as measured. The merged run names, for every scenario and target, the run it
-comes from and that run's command and commit, so every figure on its page stays reproducible.
+the rest is kept as measured. An update may hold its levels longer or shorter than the base
+only where it measures a scenario again on every target the base had it on: the targets a
+page compares side by side are then measured alike. The merged run names, for every scenario
+and target, the run it comes from and that run's command and commit, so every figure on its
+page stays reproducible.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def merge(base: results.Run, updates: Sequence[results.Run], run_id: str) -> res
     cells = kept + [cell for update in updates for cell in update.cells]
     runs = [base, *updates]
     notes = [*base.notes, *(_provenance(update) for update in updates)]
+    notes += [_holds(base, update) for update in updates if _held_otherwise(base, update)]
     generator = [run.generator_ceiling_rps for run in runs if run.generator_ceiling_rps]
     if len(set(generator)) > 1:
         notes.append(
@@ -67,12 +71,35 @@ def merge(base: results.Run, updates: Sequence[results.Run], run_id: str) -> res
 def _check(base: results.Run, update: results.Run) -> None:
     if update.status != "complete":
         raise MergeError(f"run {update.run_id} is {update.status}: finish it with --resume")
-    if (update.warmup_s, update.hold_s) != (base.warmup_s, base.hold_s):
+    if not _held_otherwise(base, update):
+        return
+    measured = {_key(cell) for cell in update.cells}
+    left = sorted(key for key in map(_key, base.cells) if key[0] in _scenarios(update)
+                  and key not in measured)  # fmt: skip
+    if left:
+        scenario, target = left[0]
         raise MergeError(
             f"run {update.run_id} held each level {update.warmup_s:g} s + {update.hold_s:g} s,"
-            f" {base.run_id} {base.warmup_s:g} s + {base.hold_s:g} s: their levels would not "
-            "be comparable on one page"
+            f" {base.run_id} {base.warmup_s:g} s + {base.hold_s:g} s, and {scenario} on "
+            f"{target} would keep the base's: its levels would not be comparable on one page "
+            "with the other targets'; measure the whole scenario again"
         )
+
+
+def _held_otherwise(base: results.Run, update: results.Run) -> bool:
+    return (update.warmup_s, update.hold_s) != (base.warmup_s, base.hold_s)
+
+
+def _scenarios(run: results.Run) -> list[str]:
+    return list(dict.fromkeys(cell.scenario for cell in run.cells))
+
+
+def _holds(base: results.Run, update: results.Run) -> str:
+    return (
+        f"{', '.join(_scenarios(update))}: every target held each level {update.warmup_s:g} s "
+        f"+ {update.hold_s:g} s (warm-up + hold), where the rest of this page held "
+        f"{base.warmup_s:g} s + {base.hold_s:g} s."
+    )
 
 
 def _key(cell: results.Cell) -> Key:

@@ -137,9 +137,14 @@ class TreeSampler:
     def _sample(self, root_pid: int) -> Sample | None:
         try:
             root = self._process(root_pid)
-            tree = [root, *(self._process(child.pid) for child in root.children(recursive=True))]
+            children = root.children(recursive=True)
         except psutil.Error:
             return None
+        tree = [root]
+        for child in children:
+            # A child may exit between the listing and here: the rest of the tree still counts.
+            with contextlib.suppress(psutil.Error):
+                tree.append(self._process(child.pid))
         cpu, busiest, rss, threads, alive = 0.0, 0.0, 0, 0, 0
         for process in tree:
             with contextlib.suppress(psutil.Error):

@@ -18,6 +18,7 @@ _MARKS = {
     "upstream_bound": "upstream bound",
     "database_bound": "database bound",
     "utilisation_law_off": "utilisation law off",
+    "target_unsampled": "not sampled",
 }
 
 

@@ -269,6 +269,7 @@ _FLAG_ORDER: tuple[Flag, ...] = (
     "upstream_bound",
     "database_bound",
     "utilisation_law_off",
+    "target_unsampled",
 )
 
 
@@ -325,6 +326,11 @@ def _reason(flag: str, levels: list[LevelResult], cores: int) -> str:
             f"the utilisation law does not hold: the target's CPU by the kernel and by its own "
             f"processes differ by more than {formats.percent(UTILISATION_LAW_TOLERANCE)}"
             f"{measured}, so a measurement is wrong"
+        )
+    if flag == "target_unsampled":
+        return (
+            "the target's processes were not sampled, so neither its CPU bound nor the "
+            "utilisation law could be computed"
         )
     return f"flagged {flag.replace('_', ' ')}"
 

@@ -29,7 +29,15 @@ def make_level(users: int = 10, flags: list[results.Flag] | None = None) -> resu
         failure_rate=0.0,
         ceiling_rps=30.0,
         efficiency=1.0,
-        target_resources=None,
+        # The harness sampled the target it started: 30 req/s at about 1.2 ms of CPU each.
+        target_resources=results.Resources(
+            samples=4,
+            cpu_percent_mean=3.6,
+            cpu_percent_max=4.0,
+            rss_mib_max=60.0,
+            threads_max=4,
+            processes_max=4,
+        ),
         generator=results.Generator(processes=1, cpu_percent_max=4.0, saturated=False),
         flags=flags or [],
         histogram={330: 40, 380: 20},
@@ -177,6 +185,11 @@ def _flags_of_a_fine_level(**services: Any) -> list[results.Flag]:
         generator_ceiling_rps=None,
         **services,
     )
+
+
+def test_a_level_whose_target_went_unsampled_is_flagged() -> None:
+    assert _flags_of_a_fine_level(target_unsampled=True) == ["target_unsampled"]
+    assert _flags_of_a_fine_level(target_unsampled=False) == []
 
 
 @pytest.mark.parametrize(

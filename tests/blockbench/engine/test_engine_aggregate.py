@@ -21,6 +21,20 @@ def test_revalidate_applies_todays_rules_and_says_so() -> None:
     assert engine.revalidate(judged) == judged  # nothing more to change
 
 
+def test_a_started_target_that_went_unsampled_is_not_a_result() -> None:
+    # Without its CPU the level has no CPU bound, so its efficiency would be measured against
+    # whatever bound is left.
+    run = make_run()
+    unsampled = make_level().model_copy(update={"target_resources": None})
+    cell = run.cells[0].model_copy(update={"levels": [unsampled]})
+    judged = engine.revalidate(run.model_copy(update={"cells": [cell]}))
+    assert judged.cells[0].levels[0].flags == ["target_unsampled"]
+    # A target given by URL is not the harness's to sample.
+    external = cell.model_copy(update={"external": True})
+    judged = engine.revalidate(run.model_copy(update={"cells": [external]}))
+    assert judged.cells[0].levels[0].flags == []
+
+
 def test_aggregates_take_the_median_of_valid_repeats_only() -> None:
     base = make_run().cells[0]
     cells = [

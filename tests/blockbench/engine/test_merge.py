@@ -62,10 +62,28 @@ def test_runs_that_cannot_be_merged_honestly_are_refused(base: results.Run) -> N
     update = only(base, "cpu", "new")
     with pytest.raises(merge.MergeError, match="cpu on flask-sync is in both new and new2"):
         merge.merge(base, [update, update.model_copy(update={"run_id": "new2"})], "m")
+    # Held longer on one target but not the others: not comparable side by side.
+    partly = update.model_copy(update={"hold_s": 99.0, "cells": update.cells[:1]})
+    assert len(update.cells) > 1
     with pytest.raises(merge.MergeError, match="would not be comparable"):
-        merge.merge(base, [update.model_copy(update={"hold_s": 99.0})], "m")
+        merge.merge(base, [partly], "m")
     with pytest.raises(merge.MergeError, match="is partial"):
         merge.merge(base, [update.model_copy(update={"status": "partial"})], "m")
+
+
+def test_a_scenario_measured_again_on_every_target_may_be_held_longer(
+    base: results.Run,
+) -> None:
+    longer = only(base, "cpu", "new").model_copy(update={"warmup_s": 5.0, "hold_s": 15.0})
+    merged = merge.merge(base, [longer], "merged")
+    assert (merged.warmup_s, merged.hold_s) == (base.warmup_s, base.hold_s)
+    assert [c.target for c in merged.cells if c.scenario == "cpu"] == [
+        c.target for c in longer.cells
+    ]
+    # The page says which scenario was held otherwise, and how long.
+    assert any(
+        note.startswith("cpu: every target held each level 5 s + 15 s") for note in merged.notes
+    )
 
 
 def test_the_merge_command_writes_a_run_the_report_reads(tmp_path: Path, base: results.Run) -> None:

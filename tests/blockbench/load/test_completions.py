@@ -1,7 +1,8 @@
 """A closed loop's throughput over a hold, each completion credited over the span back to the
-K-th completion before it (K users, or the server's slots where fewer): exact for users in lockstep or in bunches and for a
-server's slots answering in turn in any phase, unmoved by users who joined in the warm-up,
-unbiased for a server answering in random order; and the counter Locust's request event feeds."""
+K-th completion before it (K users, or the server's slots where fewer): exact for users in
+lockstep or in bunches and for a server's slots answering in turn in any phase, unmoved by users
+who joined in the warm-up, unbiased for a server answering in random order; and the counter
+Locust's request event feeds."""
 
 from __future__ import annotations
 
