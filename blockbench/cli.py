@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 # Only what every image has: the bench image runs this CLI without the upstream's uvloop and
 # httptools, so the upstream module is imported by its command alone.
 from blockbench.apps.settings import DEFAULT_UPSTREAM_HOST, DEFAULT_UPSTREAM_PORT
+from blockbench.errors import BlockbenchError
+
+# Exit status of an expected failure, as for a usage error: the input must change.
+USER_ERROR = 2
+
+
+class _Commands(TyperGroup):
+    """Every command, run so that an expected failure is one line, not a traceback."""
+
+    # ctx is typer's own vendored click Context, a private type: Any stands for it.
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BlockbenchError as exc:
+            typer.echo(f"blockbench: {exc}", err=True)
+            raise typer.Exit(USER_ERROR) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     help="Measure when non-blocking (ASGI) Python servers beat blocking (WSGI) ones.",
     no_args_is_help=True,
     add_completion=False,
@@ -50,8 +67,7 @@ def targets(catalogue: CatalogueOption = None) -> None:
 
     from blockbench.targets import serve as serving
 
-    with _user_errors():
-        found, budget = serving.load(catalogue)
+    found, budget = serving.load(catalogue)
     Console().print(serving.catalogue_table(found, budget))
 
 
@@ -76,14 +92,13 @@ def serve(
     """Start targets and the upstream on loopback until Ctrl-C; then stop every process."""
     from blockbench.targets import serve as serving
 
-    with _user_errors():
-        found, budget = serving.load(catalogue)
-        if bool(names) == all_targets:
-            raise serving.ServeError(
-                "name the targets to start, or give --all; `blockbench targets` lists them"
-            )
-        chosen = found.targets if all_targets else found.select(names or [])
-        code = serving.serve(found, chosen, budget, base_port=base_port, log_root=log_dir)
+    found, budget = serving.load(catalogue)
+    if bool(names) == all_targets:
+        raise serving.ServeError(
+            "name the targets to start, or give --all; `blockbench targets` lists them"
+        )
+    chosen = found.targets if all_targets else found.select(names or [])
+    code = serving.serve(found, chosen, budget, base_port=base_port, log_root=log_dir)
     raise typer.Exit(code)
 
 
@@ -150,45 +165,44 @@ def run(
     from blockbench.engine import engine, plan, summary
 
     console = Console(stderr=True)
-    with _user_errors():
-        options = engine.RunOptions(
-            profile=profile,
-            scenarios=_names(scenarios),
-            targets=_names(targets),
-            levels=tuple(int(level) for level in _names([levels] if levels else [])),
-            warmup=warmup,
-            hold=hold,
-            repeat=repeat,
-            processes=processes,
-            target_urls=plan.parse_target_urls(target_url or []),
-            target_cores=target_cores,
-            upstream_url=upstream_url,
-            app_env=plan.parse_app_env(app_env or []),
-            database_url=database_url,
-            results_dir=results_dir,
-            run_id=run_id,
-            command=tuple(sys.argv),
-        )
-        if processes < 1:
-            raise plan.PlanError(f"--processes must be 1 or more, got {processes}")
-        if target_cores is not None and target_cores < 1:
-            raise plan.PlanError(f"--target-cores must be 1 or more, got {target_cores}")
-        machine = engine.Engine(options)
-        if resume:
-            started = engine.resume(results_dir, resume)
-            folder = results_dir / resume
-        else:
-            started, folder = machine.new_run()
-        console.print(f"Run {started.run_id}: results in {folder}")
-        total = machine.estimate(started)
-        with engine.Progress(enabled=console.is_terminal, total_s=total, console=console) as bar:
-            machine.progress = bar
-            outcome = machine.execute(started, folder)
-        summary.show(outcome.run, console)
-        if report:
-            page = machine.build_report(outcome.run, reports_dir)
-            if page is not None:
-                console.print(f"Report: {page}")
+    options = engine.RunOptions(
+        profile=profile,
+        scenarios=_names(scenarios),
+        targets=_names(targets),
+        levels=plan.parse_levels(_names([levels] if levels else [])),
+        warmup=warmup,
+        hold=hold,
+        repeat=repeat,
+        processes=processes,
+        target_urls=plan.parse_target_urls(target_url or []),
+        target_cores=target_cores,
+        upstream_url=upstream_url,
+        app_env=plan.parse_app_env(app_env or []),
+        database_url=database_url,
+        results_dir=results_dir,
+        run_id=run_id,
+        command=tuple(sys.argv),
+    )
+    if processes < 1:
+        raise plan.PlanError(f"--processes must be 1 or more, got {processes}")
+    if target_cores is not None and target_cores < 1:
+        raise plan.PlanError(f"--target-cores must be 1 or more, got {target_cores}")
+    machine = engine.Engine(options)
+    if resume:
+        started = engine.resume(results_dir, resume)
+        folder = results_dir / resume
+    else:
+        started, folder = machine.new_run()
+    console.print(f"Run {started.run_id}: results in {folder}")
+    total = machine.estimate(started)
+    with engine.Progress(enabled=console.is_terminal, total_s=total, console=console) as bar:
+        machine.progress = bar
+        outcome = machine.execute(started, folder)
+    summary.show(outcome.run, console)
+    if report:
+        page = machine.build_report(outcome.run, reports_dir)
+        if page is not None:
+            console.print(f"Report: {page}")
     if outcome.interrupted:
         again = resume or started.run_id
         console.print(f"Interrupted: finished levels are kept; continue with --resume {again}")
@@ -215,8 +229,7 @@ def report(
     """Build the static report site: a page per run, and an index of every run with a page."""
     from blockbench.report import site
 
-    with _user_errors():
-        page = site.build_site(results_dir, out, runs)
+    page = site.build_site(results_dir, out, runs)
     typer.echo(f"Report: {page}\nIndex:  {out / site.PAGE}")
 
 
@@ -236,17 +249,16 @@ def merge(
     from blockbench.engine import merge as merging
     from blockbench.report import site
 
-    with _user_errors():
-        base_folder, *update_folders = site.find_runs(results_dir, [base, *updates])
-        folder = results_dir / run_id
-        if folder.exists():
-            raise stored.ResultsError(f"{folder} exists already; choose another --run-id")
-        merged = merging.merge(
-            stored.load_run(base_folder),
-            [stored.load_run(path) for path in update_folders],
-            run_id,
-        )
-        stored.save_run(folder, merged)
+    base_folder, *update_folders = site.find_runs(results_dir, [base, *updates])
+    folder = results_dir / run_id
+    if folder.exists():
+        raise stored.ResultsError(f"{folder} exists already; choose another --run-id")
+    merged = merging.merge(
+        stored.load_run(base_folder),
+        [stored.load_run(path) for path in update_folders],
+        run_id,
+    )
+    stored.save_run(folder, merged)
     typer.echo(
         f"Merged run: {folder / stored.RUN_FILE}\nBuild its page: blockbench report {run_id}"
     )
@@ -264,39 +276,9 @@ def compare(
 
     from blockbench.report import compare as comparing
 
-    with _user_errors():
-        comparison, page = comparing.build_compare(results_dir, out, [before, after])
+    comparison, page = comparing.build_compare(results_dir, out, [before, after])
     Console().print(comparing.table(comparison))
     typer.echo(f"Page: {page}")
-
-
-@contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
-    """Expected failures (bad catalogue, CPU set, busy port) as one line, not a traceback."""
-    from blockbench.engine.engine import EngineError
-    from blockbench.engine.plan import PlanError
-    from blockbench.load import scenarios
-    from blockbench.results import ResultsError
-    from blockbench.targets.catalogue import CatalogueError
-    from blockbench.targets.pinning import PinningError
-    from blockbench.targets.serve import ServeError
-    from blockbench.targets.supervisor import StartupError
-
-    expected = (
-        CatalogueError,
-        scenarios.CatalogueError,
-        EngineError,
-        PinningError,
-        PlanError,
-        ResultsError,
-        ServeError,
-        StartupError,
-    )
-    try:
-        yield
-    except expected as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from blockbench.errors import BlockbenchError
 from blockbench.targets.catalogue import CapKind
 
 SCHEMA_VERSION = 1
@@ -380,7 +381,7 @@ def _share(service: Service) -> float:
     return resources.cpu_percent_mean / (100 * max(service.cpus, 1))
 
 
-class ResultsError(ValueError):
+class ResultsError(BlockbenchError):
     """A results folder or file that cannot be read; says which and why."""
 
 

@@ -26,6 +26,7 @@ from blockbench import results
 from blockbench.apps import contract, upstream_clients
 from blockbench.engine import bounds, environment, plan
 from blockbench.engine.progress import Progress
+from blockbench.errors import BlockbenchError
 from blockbench.load import loadgen, scenarios, stats
 from blockbench.targets import catalogue, launch, pinning, services, supervisor
 from blockbench.upstream import calibration as upstream_calibration
@@ -39,7 +40,7 @@ UPSTREAM, DATABASE = "upstream", "database"
 _POLL_S = 0.25
 
 
-class EngineError(RuntimeError):
+class EngineError(BlockbenchError):
     """A run that cannot start or go on; the message says why and what to do."""
 
 

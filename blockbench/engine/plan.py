@@ -7,10 +7,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from blockbench.errors import BlockbenchError
 from blockbench.load import scenarios
 
 
-class PlanError(ValueError):
+class PlanError(BlockbenchError):
     """A run that cannot be planned as asked; says what to change."""
 
 
@@ -105,6 +106,15 @@ def parse_target_urls(pairs: Sequence[str]) -> dict[str, str]:
             )
         urls[name] = url.rstrip("/")
     return urls
+
+
+def parse_levels(values: Sequence[str]) -> tuple[int, ...]:
+    """``--levels`` as given (1,10,50): each a number of users, 1 or more."""
+    if not all(value.strip().isdigit() and int(value) >= 1 for value in values):
+        raise PlanError(
+            f"--levels takes numbers of users, 1 or more, like 1,10,50; got {','.join(values)!r}"
+        )
+    return tuple(int(value) for value in values)
 
 
 _ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")

@@ -18,6 +18,7 @@ from typing import Literal, TypeVar
 from urllib.parse import urlencode
 
 from blockbench.apps import contract
+from blockbench.errors import BlockbenchError
 
 CATALOGUE_PATH = Path(__file__).with_name("scenarios.toml")
 
@@ -46,7 +47,7 @@ Dependency = Literal["upstream", "database"]
 _T = TypeVar("_T")
 
 
-class CatalogueError(ValueError):
+class CatalogueError(BlockbenchError):
     """The catalogue (or an override of it) cannot be used; the message names entry and key."""
 
 

@@ -25,6 +25,7 @@ import jinja2
 import plotly
 
 from blockbench import formats
+from blockbench.errors import BlockbenchError
 from blockbench.report import run_page, verdict
 from blockbench.results import RUN_FILE, ResultsError, Run, load_run
 
@@ -38,11 +39,8 @@ ASSET_SOURCES = Path(__file__).with_name("assets")
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
-class ReportError(ResultsError):
-    """Results that cannot be reported: which, why, and what there is instead.
-
-    A ResultsError, so the command line shows it as one line like any other results problem.
-    """
+class ReportError(BlockbenchError):
+    """Results that cannot be reported: which, why, and what there is instead."""
 
 
 def build_site(results_dir: Path, out_dir: Path, runs: Sequence[str] | None = None) -> Path:

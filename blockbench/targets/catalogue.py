@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 
 from blockbench.apps import upstream_clients
 from blockbench.apps.settings import AppSettings, SettingsError
+from blockbench.errors import BlockbenchError
 
 CATALOGUE_PATH = Path(__file__).with_name("targets.toml")
 LOOPBACK = "127.0.0.1"
@@ -46,7 +47,7 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _WORKERS_RULE = re.compile(r"(?:(?P<factor>\d+)\s*\*\s*)?cores(?:\s*\+\s*(?P<extra>\d+))?")
 
 
-class CatalogueError(ValueError):
+class CatalogueError(BlockbenchError):
     """The catalogue file, or a name asked of it, is wrong; the message names entry and key."""
 
 

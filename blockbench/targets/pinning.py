@@ -22,13 +22,15 @@ from typing import Literal
 
 import psutil
 
+from blockbench.errors import BlockbenchError
+
 TARGET_CPUS_ENV = "BLOCKBENCH_TARGET_CPUS"
 Method = Literal["taskset", "sched_setaffinity", "none"]
 _CPU_LIST = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
 _CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
-class PinningError(ValueError):
+class PinningError(BlockbenchError):
     """A CPU set that cannot be used; names where it came from and what is available."""
 
 

@@ -21,6 +21,7 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
+from blockbench.errors import BlockbenchError
 from blockbench.targets import catalogue as catalogue_file
 from blockbench.targets import pinning, services, supervisor
 from blockbench.targets.catalogue import Catalogue, Target
@@ -35,7 +36,7 @@ _WATCH_INTERVAL = 0.5
 _PORT_LIMIT = 65535
 
 
-class ServeError(RuntimeError):
+class ServeError(BlockbenchError):
     """``serve`` cannot start at all (ports taken, upstream down); the message says why."""
 
 

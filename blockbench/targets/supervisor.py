@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from blockbench.errors import BlockbenchError
+
 LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -35,7 +37,7 @@ _DIE_WITH_PARENT = (
 )
 
 
-class StartupError(RuntimeError):
+class StartupError(BlockbenchError):
     """A server did not come up; the message quotes the end of its log."""
 
 

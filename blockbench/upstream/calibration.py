@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from blockbench.errors import BlockbenchError
 from blockbench.targets.pinning import cpu_seconds
 
 # Longer than a healthy server needs by two orders of magnitude on a loaded 2-core machine.
@@ -23,7 +24,7 @@ _TARGET = "/delay?ms=0"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)", re.IGNORECASE)
 
 
-class CalibrationError(RuntimeError):
+class CalibrationError(BlockbenchError):
     """The upstream could not be measured; the message says what failed."""
 
 

@@ -45,6 +45,14 @@ def test_bad_requests_are_refused_clearly(catalogue: scenarios.Catalogue) -> Non
         plan.steps(catalogue, KNOWN, only_scenarios=["nope"])
 
 
+def test_levels_from_the_command_line() -> None:
+    assert plan.parse_levels(["1", "10", " 50"]) == (1, 10, 50)
+    assert plan.parse_levels([]) == ()
+    for bad in (["1", "x"], ["0"], ["-1"], ["2.5"]):
+        with pytest.raises(plan.PlanError, match="--levels takes numbers of users, 1 or more"):
+            plan.parse_levels(bad)
+
+
 def test_target_urls() -> None:
     assert plan.parse_target_urls(["a=http://127.0.0.1:1/"]) == {"a": "http://127.0.0.1:1"}
     for bad in ["a", "=http://x", "a=ftp://x"]:
