@@ -10,15 +10,27 @@ import re
 import shlex
 import string
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+
+from blockbench import catalogues
 from blockbench.apps import upstream_clients
 from blockbench.apps.settings import AppSettings, SettingsError
-from blockbench.errors import BlockbenchError
+
+# The one catalogue error, for callers of this module (the scenario catalogue raises it too).
+from blockbench.catalogues import CatalogueError as CatalogueError
+from blockbench.catalogues import Count, Text
 
 CATALOGUE_PATH = Path(__file__).with_name("targets.toml")
 LOOPBACK = "127.0.0.1"
@@ -35,20 +47,12 @@ CapKind = Literal[
     "process_pool",
     "max_connections",
 ]
-MODELS: tuple[Model, ...] = ("processes", "threads", "green-threads", "event-loop")
-APPS = ("flask", "starlette")
 PLACEHOLDERS = ("python", "host", "port", "workers", "threads", "connections")
 # Set for every target by the catalogue itself, so an entry cannot contradict its own sizes.
 RESERVED_ENV = ("BLOCKBENCH_TARGET", "BLOCKBENCH_MODE", "CONCURRENCY", "CPU_PROCESSES")
 
-_REQUIRED = ("app", "model", "server", "workers", "command", "explanation")
-_OPTIONAL = ("threads", "connections", "bounded_by", "env", "variant_of")
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _WORKERS_RULE = re.compile(r"(?:(?P<factor>\d+)\s*\*\s*)?cores(?:\s*\+\s*(?P<extra>\d+))?")
-
-
-class CatalogueError(BlockbenchError):
-    """The catalogue file, or a name asked of it, is wrong; the message names entry and key."""
 
 
 @dataclass(frozen=True)
@@ -235,212 +239,238 @@ class Catalogue:
 def load(path: Path | None = None, *, cores: int) -> Catalogue:
     """Read a catalogue file (by default targets.toml beside this module) for ``cores`` CPUs."""
     path = path or CATALOGUE_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogueError(f"cannot read the target catalogue {path}: {exc.strerror}") from None
-    return loads(text, cores=cores, source=str(path))
+    return _checked(catalogues.read(path), cores, str(path))
 
 
 def loads(text: str, *, cores: int, source: str = "<catalogue>") -> Catalogue:
+    return _checked(catalogues.parse_toml(text, source), cores, source)
+
+
+def _checked(data: dict[str, Any], cores: int, source: str) -> Catalogue:
     if cores < 1:
         raise CatalogueError(f"cores must be at least 1, got {cores}")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"{source} is not valid TOML: {exc}") from None
-    extra = sorted(set(data) - {"targets"})
-    if extra:
-        raise CatalogueError(f"{source}: unknown top-level key {extra[0]!r}; only [targets.*]")
-    entries = data.get("targets")
-    if not isinstance(entries, dict) or not entries:
-        raise CatalogueError(f"{source} defines no targets; add a [targets.NAME] table")
-    targets = tuple(
-        _target(name, _with_base(name, entry, entries, source), cores, source)
-        for name, entry in entries.items()
-    )
-    return Catalogue(targets, source)
-
-
-def _with_base(name: str, entry: object, entries: Mapping[str, Any], source: str) -> object:
-    """A variant's entry completed from its base target's: its own keys win, env is merged."""
-    if not isinstance(entry, dict) or "variant_of" not in entry:
-        return entry
-    where = f"{source}: targets.{name}.variant_of"
-    base = entry["variant_of"]
-    if not isinstance(base, str) or base not in entries or base == name:
-        raise CatalogueError(f"{where}: {base!r} must name another target of the catalogue")
-    base_entry = entries[base]
-    if not isinstance(base_entry, dict) or "variant_of" in base_entry:
-        raise CatalogueError(f"{where}: {base!r} is a variant itself; name its base target")
-    env = {**base_entry.get("env", {}), **entry.get("env", {})}
-    return {**base_entry, **entry, "env": env}
-
-
-def _target(name: str, entry: object, cores: int, source: str) -> Target:
-    where = f"{source}: targets.{name}"
-    if not _NAME.fullmatch(name):
-        raise CatalogueError(f"{where}: a name is lowercase letters, digits and '-'")
-    if not isinstance(entry, dict):
-        raise CatalogueError(f"{where} must be a table of keys")
-    missing = [key for key in _REQUIRED if key not in entry]
-    if missing:
-        raise CatalogueError(f"{where}: missing key {missing[0]!r}")
-    unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
-    if unknown:
-        raise CatalogueError(
-            f"{where}: unknown key {unknown[0]!r}; known: {', '.join(_REQUIRED + _OPTIONAL)}"
-        )
-    app = _choice(entry, "app", APPS, where)
-    model = cast(Model, _choice(entry, "model", MODELS, where))
-    threads = _count(entry, "threads", where)
-    connections = _count(entry, "connections", where)
-    _check_model(model, threads, connections, entry, where)
-    workers, rule = _workers(entry["workers"], cores, where)
-    target = Target(
-        name=name,
-        app=app,
-        model=model,
-        server=_text(entry, "server", where),
-        workers=workers,
-        workers_rule=rule,
-        threads=threads,
-        connections=connections,
-        bounded_by=_text(entry, "bounded_by", where) if "bounded_by" in entry else None,
-        command_template=_text(entry, "command", where),
-        env_template=_env(entry.get("env", {}), where),
-        explanation=_text(entry, "explanation", where),
-        cores=cores,
-        variant_of=_text(entry, "variant_of", where) if "variant_of" in entry else None,
-    )
-    _check_placeholders(target, where)
-    check_settings(target, f"{where}.env")
-    return target
+    file = catalogues.validate(_File, data, source, {"targets": "target"}, {"cores": cores})
+    return Catalogue(file.build(cores), source)
 
 
 def check_settings(target: Target, where: str) -> None:
     """Fail, naming ``where``, if the target's app would refuse its own environment."""
+    problem = _settings_problem(target)
+    if problem:
+        raise CatalogueError(f"{where}: {problem}")
+
+
+def _settings_problem(target: Target) -> str | None:
     try:
         target.settings()
         target.upstream_client()
     except (SettingsError, upstream_clients.ClientChoiceError) as exc:
-        raise CatalogueError(f"{where}: {exc}") from None
+        return str(exc)
+    return None
 
 
-def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
-    value = entry[key]
-    if not isinstance(value, str) or not value.strip():
-        raise CatalogueError(f"{where}.{key} must be a non-empty string")
-    if key == "explanation" and "\n" in value.strip():
-        raise CatalogueError(f"{where}.explanation must be one line; the report prints it so")
-    return value.strip()
+def workers_for(rule: str, cores: int) -> int:
+    """The workers a rule of the catalogue ("3", "cores", "2*cores+1") gives on ``cores``."""
+    if rule.isdigit():
+        return int(rule)
+    match = _WORKERS_RULE.fullmatch(rule)
+    assert match is not None, rule  # _workers_rule let it in
+    return int(match["factor"] or 1) * cores + int(match["extra"] or 0)
 
 
-def _choice(entry: Mapping[str, Any], key: str, choices: Sequence[str], where: str) -> str:
-    value = entry[key]
-    if value not in choices:
-        raise CatalogueError(f"{where}.{key} must be one of {', '.join(choices)}, got {value!r}")
-    return str(value)
+# -- the file's schema --------------------------------------------------------------------
 
 
-def _count(entry: Mapping[str, Any], key: str, where: str) -> int | None:
-    if key not in entry:
-        return None
-    value = entry[key]
-    # bool is an int in Python; `threads = true` is a mistake, not 1.
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise CatalogueError(f"{where}.{key} must be a whole number of at least 1, got {value!r}")
+def _name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError("a name is lowercase letters, digits and '-'")
     return value
 
 
-def _check_model(
-    model: Model,
-    threads: int | None,
-    connections: int | None,
-    entry: Mapping[str, Any],
-    where: str,
-) -> None:
-    if model == "processes" and (threads or connections):
-        key = "threads" if threads else "connections"
-        raise CatalogueError(
-            f"{where}.{key}: model 'processes' serves one request per worker; use model "
-            f"'threads' or 'green-threads' for more"
-        )
-    if model == "threads" and (threads is None or connections is not None):
-        raise CatalogueError(
-            f"{where}: model 'threads' needs 'threads' (per worker) and no 'connections'"
-        )
-    if model == "green-threads" and (connections is None or threads is not None):
-        raise CatalogueError(
-            f"{where}: model 'green-threads' needs 'connections' (per worker) and no 'threads'"
-        )
-    if model == "event-loop" and threads is not None:
-        raise CatalogueError(
-            f"{where}.threads: an event loop has no threads; use model 'threads' for an event "
-            f"loop in front of a thread pool"
-        )
-    if (threads or connections) and "bounded_by" not in entry:
-        raise CatalogueError(
-            f"{where}: missing key 'bounded_by', saying what holds a worker to its "
-            f"{'threads' if threads else 'connections'} (it is recorded with every run)"
-        )
+def _one_line(value: str) -> str:
+    if "\n" in value:
+        raise ValueError("one line, please: the report prints it so")
+    return value
 
 
-def _workers(value: object, cores: int, where: str) -> tuple[int, str]:
-    if isinstance(value, int) and not isinstance(value, bool):
+def _workers_rule(value: object) -> object:
+    """A count of workers, or a rule of cores, as the rule written without spaces."""
+    # bool is an int in Python; `workers = true` is a mistake, not 1.
+    if type(value) is int:
         if value < 1:
-            raise CatalogueError(f"{where}.workers must be at least 1, got {value}")
-        return value, str(value)
-    match = _WORKERS_RULE.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise CatalogueError(
-            f"{where}.workers must be a whole number or a rule of cores such as 'cores' or "
-            f"'2*cores+1', got {value!r}"
-        )
-    factor, extra = int(match["factor"] or 1), int(match["extra"] or 0)
-    workers = factor * cores + extra
-    if workers < 1:
-        raise CatalogueError(f"{where}.workers {value!r} gives {workers} workers")
-    return workers, str(value).replace(" ", "")
+            raise ValueError(f"at least 1, got {value}")
+        return str(value)
+    if isinstance(value, str) and _WORKERS_RULE.fullmatch(value.strip()):
+        return value.replace(" ", "")
+    raise ValueError(
+        f"a whole number or a rule of cores such as 'cores' or '2*cores+1', got {value!r}"
+    )
 
 
-def _env(value: object, where: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict):
-        raise CatalogueError(f'{where}.env must be a table of NAME = "value"')
-    pairs: list[tuple[str, str]] = []
+def _fields(template: str) -> list[str]:
+    try:
+        return [field for _, field, _, _ in string.Formatter().parse(template) if field]
+    except ValueError as exc:
+        raise ValueError(f"{exc} (write {{{{ for a literal brace)") from None
+
+
+def _template(value: str) -> str:
+    """A command or env value: only the known placeholders, in valid format syntax."""
+    for field in _fields(value):
+        if field not in PLACEHOLDERS:
+            known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+            raise ValueError(f"unknown placeholder {{{field}}}; known: {known}")
+    return value
+
+
+def _command(value: str) -> str:
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; quote as a POSIX shell would") from None
+    if not words:
+        raise ValueError("empty")
+    return _template(value)
+
+
+def _env(value: dict[str, str]) -> dict[str, str]:
     for key, item in value.items():
         if key in RESERVED_ENV:
-            raise CatalogueError(
-                f"{where}.env.{key} is set by the catalogue itself (from model, workers, threads, "
-                f"connections); change those instead"
+            raise catalogues.Invalid(
+                "set by the catalogue itself (from model, workers, threads, connections); "
+                "change those instead",
+                key,
             )
-        if not isinstance(item, str):
-            raise CatalogueError(f"{where}.env.{key} must be a string, got {item!r}")
-        pairs.append((key, item))
-    return tuple(pairs)
-
-
-def _check_placeholders(target: Target, where: str) -> None:
-    templates = [("command", target.command_template)]
-    templates += [(f"env.{key}", value) for key, value in target.env_template]
-    for key, template in templates:
         try:
-            fields = [field for _, field, _, _ in string.Formatter().parse(template) if field]
+            _template(item)
         except ValueError as exc:
-            raise CatalogueError(f"{where}.{key}: {exc} (write {{{{ for a literal brace)") from None
-        for field in fields:
-            if field not in PLACEHOLDERS:
-                raise CatalogueError(
-                    f"{where}.{key}: unknown placeholder {{{field}}}; known: "
-                    + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-                )
-            if field in ("threads", "connections") and getattr(target, field) is None:
-                raise CatalogueError(
-                    f"{where}.{key} uses {{{field}}} but the entry sets no {field}"
-                )
-    try:
-        words = shlex.split(target.command_template)
-    except ValueError as exc:
-        raise CatalogueError(f"{where}.command: {exc}; quote as a POSIX shell would") from None
-    if not words:
-        raise CatalogueError(f"{where}.command is empty")
+            raise catalogues.Invalid(str(exc), key) from None
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
+
+
+def _cores(info: ValidationInfo) -> int:
+    """The size of the CPU set the file is read for, which load passes as context."""
+    cores: int = (info.context or {})["cores"]
+    return cores
+
+
+class _Entry(BaseModel):
+    """One ``[targets.NAME]`` table, as written (a variant's completed from its base's)."""
+
+    model_config = catalogues.ENTRY
+
+    app: Literal["flask", "starlette"]
+    model: Model
+    server: Text
+    # The rule as written ("2*cores+1"); workers_for gives the count.
+    workers: Annotated[str, BeforeValidator(_workers_rule)]
+    threads: Count | None = None
+    connections: Count | None = None
+    bounded_by: Text | None = None
+    command: Annotated[Text, AfterValidator(_command)]
+    env: Annotated[dict[str, str], AfterValidator(_env)] = {}
+    explanation: Annotated[Text, AfterValidator(_one_line)]
+    variant_of: Name | None = None
+
+    @model_validator(mode="after")
+    def _sizes_fit_the_model(self, info: ValidationInfo) -> _Entry:
+        threads, connections, model = self.threads, self.connections, self.model
+        if model == "processes" and (threads or connections):
+            raise catalogues.Invalid(
+                "model 'processes' serves one request per worker; use model 'threads' or "
+                "'green-threads' for more",
+                "threads" if threads else "connections",
+            )
+        if model == "threads" and (threads is None or connections is not None):
+            raise ValueError("model 'threads' needs 'threads' (per worker) and no 'connections'")
+        if model == "green-threads" and (connections is None or threads is not None):
+            raise ValueError(
+                "model 'green-threads' needs 'connections' (per worker) and no 'threads'"
+            )
+        if model == "event-loop" and threads is not None:
+            raise catalogues.Invalid(
+                "an event loop has no threads; use model 'threads' for an event loop in front "
+                "of a thread pool",
+                "threads",
+            )
+        if (threads or connections) and self.bounded_by is None:
+            raise catalogues.Invalid(
+                f"missing, saying what holds a worker to its "
+                f"{'threads' if threads else 'connections'} (it is recorded with every run)",
+                "bounded_by",
+            )
+        templates = [("command",), *(("env", key) for key in self.env)]
+        for at, template in zip(templates, [self.command, *self.env.values()], strict=True):
+            for size in ("threads", "connections"):
+                if size in _fields(template) and getattr(self, size) is None:
+                    raise catalogues.Invalid(f"uses {{{size}}} but the entry sets no {size}", *at)
+        workers = workers_for(self.workers, _cores(info))
+        if workers < 1:
+            raise catalogues.Invalid(f"{self.workers!r} gives {workers} workers", "workers")
+        return self
+
+    def target(self, name: str, cores: int) -> Target:
+        return Target(
+            name=name,
+            app=self.app,
+            model=self.model,
+            server=self.server,
+            workers=workers_for(self.workers, cores),
+            workers_rule=self.workers,
+            threads=self.threads,
+            connections=self.connections,
+            bounded_by=self.bounded_by,
+            command_template=self.command,
+            env_template=tuple(self.env.items()),
+            explanation=self.explanation,
+            cores=cores,
+            variant_of=self.variant_of,
+        )
+
+
+class _File(BaseModel):
+    model_config = catalogues.ENTRY
+
+    targets: Annotated[dict[Name, _Entry], Field(min_length=1)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _complete_variants(cls, data: object) -> object:
+        """A variant's entry completed from its base target's: its own keys win, env merges."""
+        if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
+            return data
+        entries: dict[str, Any] = data["targets"]
+        completed = dict(entries)
+        for name, entry in entries.items():
+            if not isinstance(entry, dict) or "variant_of" not in entry:
+                continue
+            base = entry["variant_of"]
+            base_entry = entries.get(base) if isinstance(base, str) and base != name else None
+            if not isinstance(base_entry, dict):
+                raise catalogues.Invalid(
+                    f"{base!r} must name another target of the catalogue",
+                    "targets", name, "variant_of",
+                )  # fmt: skip
+            if "variant_of" in base_entry:
+                raise catalogues.Invalid(
+                    f"{base!r} is a variant itself; name its base target",
+                    "targets", name, "variant_of",
+                )  # fmt: skip
+            completed[name] = {**base_entry, **entry}
+            if isinstance(base_entry.get("env"), dict) and isinstance(entry.get("env"), dict):
+                completed[name]["env"] = {**base_entry["env"], **entry["env"]}
+        return {**data, "targets": completed}
+
+    @model_validator(mode="after")
+    def _apps_accept_their_environment(self, info: ValidationInfo) -> _File:
+        for target in self.build(_cores(info)):
+            problem = _settings_problem(target)
+            if problem:
+                raise catalogues.Invalid(problem, "targets", target.name, "env")
+        return self
+
+    def build(self, cores: int) -> tuple[Target, ...]:
+        return tuple(entry.target(name, cores) for name, entry in self.targets.items())

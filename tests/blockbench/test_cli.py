@@ -59,7 +59,7 @@ BAD_TARGETS = '[targets.t]\napp = "django"\n'
     ("args", "env", "message"),
     [
         # A bad catalogue: the file, the entry and the key.
-        (["targets", "--catalogue", "{tmp}/bad.toml"], {}, "bad.toml: targets.t: missing key"),
+        (["targets", "--catalogue", "{tmp}/bad.toml"], {}, "bad.toml: target 't': app: "),
         # Bad overrides from the environment and the command line.
         (["targets"], {"BLOCKBENCH_TARGET_CPUS": "x"}, "BLOCKBENCH_TARGET_CPUS: expected a CPU"),
         (["run", "--app-env", "CONCURRENCY=5"], {}, "--app-env cannot set CONCURRENCY"),

@@ -89,7 +89,10 @@ def test_targets_command_lists_the_catalogue() -> None:
         (["serve"], "name the targets to start, or give --all"),
         (["serve", "flask-sync", "--all"], "name the targets to start, or give --all"),
         (["serve", "flask"], "unknown target flask; .* has: flask-sync"),
-        (["targets", "--catalogue", "/nonexistent.toml"], "cannot read the target catalogue"),
+        (
+            ["targets", "--catalogue", "/nonexistent.toml"],
+            "/nonexistent.toml: cannot read the catalogue",
+        ),
     ],
 )
 def test_mistakes_are_one_clear_line(args: list[str], message: str) -> None:
