@@ -231,7 +231,7 @@ class Engine:
         ]
         extra = {}
         if run.generator_ceiling_rps is None and self.options.measure_generator:
-            extra["generator"] = scenarios.LOCUST_START_SECONDS + GENERATOR_CEILING_SWEEP.seconds
+            extra["generator"] = plan.LOCUST_START_SECONDS + GENERATOR_CEILING_SWEEP.seconds
         return plan.estimate_seconds(steps, extra)
 
     def _remaining_sweep(self, run: results.Run, cell: results.Cell) -> scenarios.Sweep:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from blockbench.errors import BlockbenchError
 from blockbench.load import scenarios
+
+# What a step costs besides its levels, for the time estimates: starting the target until it
+# answers /healthz, and starting Locust (~0.5 s measured idle; doubled for a busy machine).
+TARGET_START_SECONDS = 2.0
+LOCUST_START_SECONDS = 1.0
 
 
 class PlanError(BlockbenchError):
@@ -32,15 +37,12 @@ def sweep_for(
     warmup: float | None = None,
     hold: float | None = None,
 ) -> scenarios.Sweep:
-    sweep = profile.sweep(scenario)
-    if levels:
-        cap = scenario.max_level
-        sweep = replace(sweep, levels=tuple(lv for lv in levels if cap is None or lv <= cap))
-    if warmup is not None:
-        sweep = replace(sweep, warmup=warmup)
-    if hold is not None:
-        sweep = replace(sweep, hold=hold)
-    return sweep
+    """The profile's sweep for ``scenario``, with the levels, warm-up or hold given instead."""
+    return scenarios.Sweep(
+        scenario.levels_within(levels or profile.levels),
+        profile.warmup if warmup is None else warmup,
+        profile.hold if hold is None else hold,
+    )
 
 
 def steps(
@@ -69,6 +71,23 @@ def steps(
     if unknown:
         raise PlanError(
             f"unknown target {', '.join(unknown)}; the targets: {', '.join(known_targets)}"
+        )
+    # Every target the scenario catalogue names for this run must be in the target catalogue.
+    named: list[tuple[str, scenarios.Targets]] = []
+    if not only_targets:
+        named.append((f"profile {chosen.name!r}", chosen.targets))
+    named += [(f"scenario {name!r}", catalogue.scenario(name).targets) for name in names]
+    strays = [
+        f"{where} names {target!r}"
+        for where, listed in named
+        if listed != "all"
+        for target in listed
+        if target not in known_targets
+    ]
+    if strays:
+        raise PlanError(
+            f"the scenario catalogue names unknown targets: {'; '.join(strays)}. "
+            f"The targets: {', '.join(known_targets)}"
         )
     if only_targets:
         targets = list(dict.fromkeys(only_targets))
@@ -132,5 +151,7 @@ def parse_app_env(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def estimate_seconds(steps_: Sequence[Step], extra: Mapping[str, float] | None = None) -> float:
-    runs = [scenarios.Run(step.scenario, step.target, step.sweep) for step in steps_]
-    return scenarios.estimate_seconds(runs) + sum((extra or {}).values())
+    """How long ``steps_`` take: each starts a target and Locust, then walks its sweep; plus
+    ``extra`` (named other work, such as measuring the generator's ceiling)."""
+    starts = len(steps_) * (TARGET_START_SECONDS + LOCUST_START_SECONDS)
+    return starts + sum(step.sweep.seconds for step in steps_) + sum((extra or {}).values())

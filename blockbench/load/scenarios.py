@@ -1,31 +1,32 @@
 """The scenario catalogue: what load each scenario sends, and the profiles that group scenarios,
 targets and concurrency levels into one benchmark, read from ``scenarios.toml``.
 
-Standard library only: the Locust files build their user classes and sweep from it, and the
-harness plans and times runs from it, and neither may pull the other's dependencies in.
+The Locust files build their user classes and sweep from it, so it imports nothing of the harness
+but the catalogue loader: no Locust here, and nothing the engine or the report needs.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import tomllib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
+from pydantic import AfterValidator, BaseModel, Field, PlainValidator, model_validator
+
+from blockbench import catalogues
 from blockbench.apps import contract
-from blockbench.errors import BlockbenchError
+
+# The one catalogue error, for callers of this module (the target catalogue raises it too).
+from blockbench.catalogues import CatalogueError as CatalogueError
+from blockbench.catalogues import Count, Text
 
 CATALOGUE_PATH = Path(__file__).with_name("scenarios.toml")
 
-# What a run costs besides its levels, for the time estimates: starting the target until it
-# answers /healthz, and starting Locust (~0.5 s measured idle; doubled for a busy machine).
-TARGET_START_SECONDS = 2.0
-LOCUST_START_SECONDS = 1.0
 # Each step of a sweep reaches its level within this long, well inside the shortest warm-up, so
 # the warm-up is spent at the level rather than on the way to it.
 RAMP_SECONDS = 0.25
@@ -45,10 +46,6 @@ Targets = Literal["all"] | tuple[str, ...]
 Stage = Literal["warmup", "hold"]
 Dependency = Literal["upstream", "database"]
 _T = TypeVar("_T")
-
-
-class CatalogueError(BlockbenchError):
-    """The catalogue (or an override of it) cannot be used; the message names entry and key."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +75,10 @@ class Scenario:
 
     def applies_to(self, target: str) -> bool:
         return self.targets == "all" or target in self.targets
+
+    def levels_within(self, levels: Iterable[int]) -> tuple[int, ...]:
+        """``levels`` without those above the scenario's max_level."""
+        return tuple(level for level in levels if not self.max_level or level <= self.max_level)
 
     @property
     def dependencies(self) -> frozenset[Dependency]:
@@ -145,20 +146,8 @@ class Profile:
     warmup: float
     hold: float
 
-    def sweep(self, scenario: Scenario | None = None) -> Sweep:
-        """The profile's sweep, without the levels above ``scenario``'s max_level."""
-        cap = scenario.max_level if scenario and scenario.max_level else None
-        levels = tuple(level for level in self.levels if cap is None or level <= cap)
-        return Sweep(levels, self.warmup, self.hold)
-
-
-@dataclass(frozen=True)
-class Run:
-    """One scenario on one target: the unit the engine starts a target and Locust for."""
-
-    scenario: Scenario
-    target: str
-    sweep: Sweep
+    def sweep(self) -> Sweep:
+        return Sweep(self.levels, self.warmup, self.hold)
 
 
 @dataclass(frozen=True)
@@ -173,151 +162,22 @@ class Catalogue:
     def profile(self, name: str | None = None) -> Profile:
         return _lookup(self.profiles, name or self.default_profile, "profile")
 
-    def check_targets(self, known: Collection[str]) -> None:
-        """Fail, naming every entry, if the catalogue names a target ``known`` does not have."""
-        named = [(f"scenarios.{s.name}", s.targets) for s in self.scenarios.values()]
-        named += [(f"profiles.{p.name}", p.targets) for p in self.profiles.values()]
-        unknown = [
-            f"{where}.targets: {target!r}"
-            for where, targets in named
-            if targets != "all"
-            for target in targets
-            if target not in known
-        ]
-        if unknown:
-            raise CatalogueError(
-                f"the scenario catalogue names unknown targets: {'; '.join(unknown)}. "
-                f"The targets: {', '.join(known)}"
-            )
-
-    def runs(self, profile: str | None, targets: Collection[str]) -> list[Run]:
-        """Every run of ``profile``, scenario by scenario; ``targets`` are the target
-        catalogue's names in its order, which "all" stands for."""
-        self.check_targets(targets)
-        chosen = self.profile(profile)
-        wanted = targets if chosen.targets == "all" else chosen.targets
-        runs: list[Run] = []
-        for scenario in map(self.scenario, chosen.scenarios):
-            sweep = chosen.sweep(scenario)
-            # A max_level below all of the profile's levels leaves nothing to run.
-            if sweep.levels:
-                runs += [Run(scenario, t, sweep) for t in wanted if scenario.applies_to(t)]
-        return runs
-
-
-def estimate_seconds(runs: Iterable[Run]) -> float:
-    """How long ``runs`` take: each starts a target and Locust, then walks its sweep."""
-    return sum(TARGET_START_SECONDS + LOCUST_START_SECONDS + run.sweep.seconds for run in runs)
-
 
 @cache
 def load(path: Path = CATALOGUE_PATH) -> Catalogue:
     """The catalogue at ``path``, read and checked once per process."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise CatalogueError(f"cannot read the scenario catalogue {path}: {exc}") from None
-    try:
-        return parse(data)
-    except CatalogueError as exc:
-        raise CatalogueError(f"{path}: {exc}") from None
+    return parse(catalogues.read(path), str(path))
 
 
-def parse(data: Mapping[str, object]) -> Catalogue:
+def parse(data: Mapping[str, Any], source: str = "<catalogue>") -> Catalogue:
     """Build and check the catalogue from a parsed TOML document."""
-    top = _Entry("the catalogue", data)
-    scenarios = {name: _scenario(name, entry) for name, entry in top.tables("scenarios").items()}
-    profiles = {name: _profile(name, entry) for name, entry in top.tables("profiles").items()}
-    catalogue = Catalogue(scenarios, profiles, top.text("default_profile"))
-    top.done()
-    _check_workloads(scenarios.values())
-    for profile in profiles.values():
-        for name in profile.scenarios:
-            if name not in scenarios:
-                raise CatalogueError(
-                    f"profiles.{profile.name}.scenarios: no scenario {name!r}; "
-                    f"the scenarios: {', '.join(scenarios)}"
-                )
-    try:
-        catalogue.profile()
-    except CatalogueError as exc:
-        raise CatalogueError(f"default_profile: {exc}") from None
-    return catalogue
-
-
-def _scenario(name: str, entry: _Entry) -> Scenario:
-    workload = entry.text("workload")
-    if not (workload.isidentifier() and workload[0].isupper()):
-        raise CatalogueError(
-            f"{entry.where}.workload: {workload!r} must be a class name, like IoSleep"
-        )
-    scenario = Scenario(
-        name,
-        workload,
-        entry.text("explanation"),
-        tuple(map(_request, entry.array_of_tables("requests"))),
-        entry.targets(),
-        entry.count("max_level"),
+    entries = {"scenarios": "scenario", "profiles": "profile"}
+    file = catalogues.validate(_File, data, source, entries)
+    return Catalogue(
+        {name: entry.scenario(name) for name, entry in file.scenarios.items()},
+        {name: entry.profile(name) for name, entry in file.profiles.items()},
+        file.default_profile,
     )
-    entry.done()
-    return scenario
-
-
-def _request(entry: _Entry) -> Request:
-    path = entry.text("path")
-    endpoint = contract.find(path)
-    if endpoint is None or endpoint is contract.HEALTHZ:
-        paths = ", ".join(e.path for e in contract.ENDPOINTS if e is not contract.HEALTHZ)
-        raise CatalogueError(f"{entry.where}.path: no endpoint {path!r}; the endpoints: {paths}")
-    # The contract's own parser, on the query string Locust will send: what passes here, the
-    # apps accept. A TOML float or boolean reaches it as "100.0" or "True" and is refused.
-    query = urlencode({key: str(value) for key, value in entry.table("params").items()})
-    try:
-        params = contract.parse_query(endpoint, query)
-    except contract.ContractError as exc:
-        raise CatalogueError(f"{entry.where}.params: {exc.body()['message']}") from None
-    request = Request(endpoint, params, entry.count("weight") or 1)
-    entry.done()
-    return request
-
-
-def _profile(name: str, entry: _Entry) -> Profile:
-    profile = Profile(
-        name,
-        entry.text("explanation"),
-        entry.names("scenarios"),
-        entry.targets(),
-        entry.levels("levels"),
-        entry.seconds("warmup", allow_zero=True),
-        entry.seconds("hold", allow_zero=False),
-    )
-    entry.done()
-    return profile
-
-
-def _check_workloads(scenarios: Iterable[Scenario]) -> None:
-    seen: dict[str, str] = {}
-    for scenario in scenarios:
-        if scenario.workload in seen:
-            raise CatalogueError(
-                f"scenarios.{scenario.name}.workload: {scenario.workload!r} is already the "
-                f"workload of scenarios.{seen[scenario.workload]}; each needs its own class"
-            )
-        seen[scenario.workload] = scenario.name
-
-
-def _levels(raw: Iterable[object], where: str) -> tuple[int, ...]:
-    levels: list[int] = []
-    for item in raw:
-        text = item.strip() if isinstance(item, str) else str(item)
-        if type(item) not in (int, str) or not text.isdigit() or int(text) < 1:
-            raise CatalogueError(f"{where}: a level is a number of users, 1 or more; got {item!r}")
-        levels.append(int(text))
-    if not levels or any(b <= a for a, b in itertools.pairwise(levels)):
-        raise CatalogueError(
-            f"{where}: give one or more levels, rising, like 1,10,50; got {levels}"
-        )
-    return tuple(levels)
 
 
 def _env_levels(raw: str) -> tuple[int, ...]:
@@ -345,13 +205,6 @@ def slots_from_env(env: Mapping[str, str] | None = None) -> int | None:
     return int(raw)
 
 
-def _seconds(value: float, where: str, allow_zero: bool) -> float:
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = "0 or more" if allow_zero else "more than 0"
-        raise CatalogueError(f"{where}: seconds must be {bound}; got {value:g}")
-    return value
-
-
 def _env_seconds(env: Mapping[str, str], key: str, default: float, allow_zero: bool) -> float:
     raw = env.get(key)
     if not raw:
@@ -360,7 +213,10 @@ def _env_seconds(env: Mapping[str, str], key: str, default: float, allow_zero: b
         value = float(raw)
     except ValueError:
         raise CatalogueError(f"{key} must be a number of seconds; got {raw!r}") from None
-    return _seconds(value, key, allow_zero)
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "0 or more" if allow_zero else "more than 0"
+        raise CatalogueError(f"{key}: seconds must be {bound}; got {value:g}")
+    return value
 
 
 def _lookup(table: Mapping[str, _T], name: str, kind: str) -> _T:
@@ -370,87 +226,131 @@ def _lookup(table: Mapping[str, _T], name: str, kind: str) -> _T:
         raise CatalogueError(f"no {kind} {name!r}; the {kind}s: {', '.join(table)}") from None
 
 
-class _Entry:
-    """One table of the document being read: every error names where it is and which key."""
+# -- the file's schema --------------------------------------------------------------------
 
-    def __init__(self, where: str, data: object) -> None:
-        if not isinstance(data, Mapping):
-            raise CatalogueError(f"{where}: expected a table, got {data!r}")
-        self.where = where
-        self.data: Mapping[str, object] = data
-        self.known: set[str] = set()
 
-    def _optional(self, key: str) -> object | None:
-        self.known.add(key)
-        return self.data.get(key)
+def _endpoint_path(path: str) -> str:
+    endpoint = contract.find(path)
+    if endpoint is None or endpoint is contract.HEALTHZ:
+        paths = ", ".join(e.path for e in contract.ENDPOINTS if e is not contract.HEALTHZ)
+        raise ValueError(f"no endpoint {path!r}; the endpoints: {paths}")
+    return path
 
-    def _required(self, key: str) -> object:
-        value = self._optional(key)
-        if value is None:
-            raise CatalogueError(f"{self.where}: {key} is missing")
-        return value
 
-    def _wrong(self, key: str, expected: str, value: object) -> CatalogueError:
-        return CatalogueError(f"{self.where}.{key}: expected {expected}, got {value!r}")
+def _class_name(workload: str) -> str:
+    if not (workload.isidentifier() and workload[0].isupper()):
+        raise ValueError(f"{workload!r} must be a class name, like IoSleep")
+    return workload
 
-    def text(self, key: str) -> str:
-        value = self._required(key)
-        if not isinstance(value, str) or not value.strip():
-            raise self._wrong(key, "some text", value)
-        return value
 
-    def count(self, key: str) -> int | None:
-        value = self._optional(key)
-        # bool is an int in Python, but never a count of anything here.
-        if value is not None and (type(value) is not int or value < 1):
-            raise self._wrong(key, "a whole number, 1 or more", value)
-        return value
-
-    def seconds(self, key: str, allow_zero: bool) -> float:
-        value = self._required(key)
-        if type(value) not in (int, float):
-            raise self._wrong(key, "a number of seconds", value)
-        assert isinstance(value, int | float)
-        return _seconds(float(value), f"{self.where}.{key}", allow_zero)
-
-    def names(self, key: str) -> tuple[str, ...]:
-        value = self._required(key)
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise self._wrong(key, "a list of one or more names", value)
+def _targets(value: object) -> Targets:
+    if value == "all":
+        return "all"
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
         return tuple(value)
+    raise ValueError(f"'all' or a list of one or more target names, got {value!r}")
 
-    def targets(self) -> Targets:
-        value = self._optional("targets")
-        return "all" if value is None or value == "all" else self.names("targets")
 
-    def levels(self, key: str) -> tuple[int, ...]:
-        value = self._required(key)
-        if not isinstance(value, list):
-            raise self._wrong(key, "a list of levels, like [1, 10, 50]", value)
-        return _levels(value, f"{self.where}.{key}")
+def _rising(levels: list[int]) -> list[int]:
+    if any(b <= a for a, b in itertools.pairwise(levels)):
+        raise ValueError(f"levels rise, like [1, 10, 50]; got {levels}")
+    return levels
 
-    def table(self, key: str) -> Mapping[str, object]:
-        value = self._optional(key)
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self._wrong(key, "a table", value)
-        return value
 
-    def tables(self, key: str) -> dict[str, _Entry]:
-        return {name: _Entry(f"{key}.{name}", data) for name, data in self.table(key).items()}
+TargetNames = Annotated[Targets, PlainValidator(_targets)]
 
-    def array_of_tables(self, key: str) -> list[_Entry]:
-        value = self._required(key)
-        if not isinstance(value, list) or not value:
-            raise self._wrong(key, f"one or more [[{self.where}.{key}]] tables", value)
-        return [_Entry(f"{self.where}.{key}[{i}]", item) for i, item in enumerate(value)]
 
-    def done(self) -> None:
-        """Refuse keys nobody reads: a misspelt optional key would otherwise pass silently."""
-        unknown = sorted(set(self.data) - self.known)
-        if unknown:
-            raise CatalogueError(
-                f"{self.where}: unknown key(s) {', '.join(unknown)}; "
-                f"the keys are: {', '.join(sorted(self.known))}"
+class _RequestEntry(BaseModel):
+    model_config = catalogues.ENTRY
+
+    path: Annotated[str, AfterValidator(_endpoint_path)]
+    # Any TOML value: the contract's parser decides, on the query string Locust will send.
+    params: dict[str, Any] = {}
+    weight: Count = 1
+
+    @model_validator(mode="after")
+    def _the_apps_accept_it(self) -> _RequestEntry:
+        try:
+            self.request()
+        except contract.ContractError as exc:
+            raise catalogues.Invalid(exc.body()["message"], "params") from None
+        return self
+
+    def request(self) -> Request:
+        endpoint = contract.find(self.path)
+        assert endpoint is not None  # _endpoint_path let it in
+        # What passes here, the apps accept. A TOML float or boolean reaches the parser as
+        # "100.0" or "True" and is refused.
+        query = urlencode({key: str(value) for key, value in self.params.items()})
+        return Request(endpoint, contract.parse_query(endpoint, query), self.weight)
+
+
+class _ScenarioEntry(BaseModel):
+    model_config = catalogues.ENTRY
+
+    workload: Annotated[str, AfterValidator(_class_name)]
+    explanation: Text
+    requests: Annotated[list[_RequestEntry], Field(min_length=1)]
+    targets: TargetNames = "all"
+    max_level: Count | None = None
+
+    def scenario(self, name: str) -> Scenario:
+        requests = tuple(entry.request() for entry in self.requests)
+        return Scenario(
+            name, self.workload, self.explanation, requests, self.targets, self.max_level
+        )
+
+
+class _ProfileEntry(BaseModel):
+    model_config = catalogues.ENTRY
+
+    explanation: Text
+    scenarios: Annotated[list[str], Field(min_length=1)]
+    targets: TargetNames = "all"
+    levels: Annotated[list[Count], Field(min_length=1), AfterValidator(_rising)]
+    warmup: Annotated[float, Field(ge=0)]
+    hold: Annotated[float, Field(gt=0)]
+
+    def profile(self, name: str) -> Profile:
+        return Profile(
+            name,
+            self.explanation,
+            tuple(self.scenarios),
+            self.targets,
+            tuple(self.levels),
+            self.warmup,
+            self.hold,
+        )
+
+
+class _File(BaseModel):
+    model_config = catalogues.ENTRY
+
+    default_profile: Text
+    scenarios: dict[str, _ScenarioEntry] = {}
+    profiles: dict[str, _ProfileEntry] = {}
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> _File:
+        workloads: dict[str, str] = {}
+        for name, scenario in self.scenarios.items():
+            if scenario.workload in workloads:
+                raise catalogues.Invalid(
+                    f"{scenario.workload!r} is already the workload of scenario "
+                    f"{workloads[scenario.workload]!r}; each needs its own class",
+                    "scenarios", name, "workload",
+                )  # fmt: skip
+            workloads[scenario.workload] = name
+        for name, profile in self.profiles.items():
+            for index, wanted in enumerate(profile.scenarios):
+                if wanted not in self.scenarios:
+                    raise catalogues.Invalid(
+                        f"no scenario {wanted!r}; the scenarios: {', '.join(self.scenarios)}",
+                        "profiles", name, "scenarios", index,
+                    )  # fmt: skip
+        if self.default_profile not in self.profiles:
+            raise catalogues.Invalid(
+                f"no profile {self.default_profile!r}; the profiles: {', '.join(self.profiles)}",
+                "default_profile",
             )
+        return self

@@ -45,6 +45,17 @@ def test_bad_requests_are_refused_clearly(catalogue: scenarios.Catalogue) -> Non
         plan.steps(catalogue, KNOWN, only_scenarios=["nope"])
 
 
+def test_targets_the_scenario_catalogue_names_must_exist(catalogue: scenarios.Catalogue) -> None:
+    # quick names flask-gevent; blocking-bug names starlette-gunicorn: neither is in KNOWN.
+    with pytest.raises(plan.PlanError, match="profile 'quick' names 'flask-gevent'"):
+        plan.steps(catalogue, KNOWN, profile="quick")
+    with pytest.raises(plan.PlanError, match="scenario 'blocking-bug' names 'starlette-gunicorn'"):
+        plan.steps(catalogue, KNOWN, profile="full", only_scenarios=["blocking-bug"])
+    # Targets given instead of the profile's: the profile's own list is not used, nor checked.
+    steps = plan.steps(catalogue, KNOWN, profile="quick", only_targets=["flask-sync"])
+    assert {step.target for step in steps} == {"flask-sync"}
+
+
 def test_levels_from_the_command_line() -> None:
     assert plan.parse_levels(["1", "10", " 50"]) == (1, 10, 50)
     assert plan.parse_levels([]) == ()

@@ -13,12 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from blockbench.apps import contract
+from blockbench.engine import plan
 from blockbench.load import scenarios
 from blockbench.load.scenarios import CatalogueError, Phase, Sweep
 from blockbench.targets.catalogue import load as load_targets
 
 # The target catalogue's names (blockbench/targets/targets.toml), as the engine passes them.
 TARGETS = list(load_targets(cores=1).names())
+MATRIX = list(load_targets(cores=1).matrix_names())
 RAW: dict[str, Any] = tomllib.loads(scenarios.CATALOGUE_PATH.read_text())
 
 
@@ -66,61 +68,67 @@ def test_dependencies_come_from_the_contract(catalogue: scenarios.Catalogue) -> 
     assert catalogue.scenario("db").dependencies == {"database"}
 
 
-def test_profiles_name_existing_scenarios_and_targets(catalogue: scenarios.Catalogue) -> None:
-    catalogue.check_targets(TARGETS)
-    for profile in catalogue.profiles.values():
-        assert all(name in catalogue.scenarios for name in profile.scenarios)
+def test_the_catalogue_names_only_targets_of_the_target_catalogue(
+    catalogue: scenarios.Catalogue,
+) -> None:
+    named = [s.targets for s in catalogue.scenarios.values()]
+    named += [p.targets for p in catalogue.profiles.values()]
+    assert {target for targets in named if targets != "all" for target in targets} <= set(TARGETS)
+
+
+def _steps(catalogue: scenarios.Catalogue, profile: str) -> list[plan.Step]:
+    # As the engine plans a run: "all" is the matrix, every target but the variants.
+    return plan.steps(catalogue, TARGETS, MATRIX, profile=profile)
 
 
 def test_quick_is_the_headline_in_about_three_minutes(catalogue: scenarios.Catalogue) -> None:
-    runs = catalogue.runs("quick", TARGETS)
-    assert {run.scenario.name for run in runs} == {"io-sleep", "cpu"}
-    assert {run.target for run in runs} == {
+    steps = _steps(catalogue, "quick")
+    assert {step.scenario.name for step in steps} == {"io-sleep", "cpu"}
+    assert {step.target for step in steps} == {
         "flask-sync",
         "flask-gthread",
         "flask-gevent",
         "flask-a2wsgi",
         "starlette-uvicorn",
     }
-    assert len(runs) == 10
-    assert 150 <= scenarios.estimate_seconds(runs) <= 200
+    assert len(steps) == 10
+    assert 150 <= plan.estimate_seconds(steps) <= 200
 
 
 def test_full_runs_everything(catalogue: scenarios.Catalogue) -> None:
-    runs = catalogue.runs("full", TARGETS)
-    assert {run.scenario.name for run in runs} == set(catalogue.scenarios)
-    assert {run.target for run in runs} == set(TARGETS)
+    steps = _steps(catalogue, "full")
+    assert {step.scenario.name for step in steps} == set(catalogue.scenarios)
+    assert {step.target for step in steps} == set(MATRIX)
     assert catalogue.profile("full").levels == (1, 10, 50, 100, 250, 500, 1000)
-    blocking = [run for run in runs if run.scenario.name == "blocking-bug"]
+    blocking = [step for step in steps if step.scenario.name == "blocking-bug"]
     # Its max_level drops the levels where a blocked event loop only times out.
-    assert {run.sweep.levels for run in blocking} == {(1, 10, 50, 100)}
-    assert len(runs) == 8 * len(TARGETS) + len(blocking)
+    assert {step.sweep.levels for step in blocking} == {(1, 10, 50, 100)}
+    assert len(steps) == 8 * len(MATRIX) + len(blocking)
 
 
 def test_tiny_is_two_short_runs(catalogue: scenarios.Catalogue) -> None:
-    runs = catalogue.runs("tiny", TARGETS)
-    assert [(run.scenario.name, run.target) for run in runs] == [
+    steps = _steps(catalogue, "tiny")
+    assert [(step.scenario.name, step.target) for step in steps] == [
         ("io-sleep", "flask-sync"),
         ("io-sleep", "starlette-uvicorn"),
     ]
-    assert all(len(run.sweep.levels) == 2 for run in runs)
-    assert scenarios.estimate_seconds(runs) <= 30
+    assert all(len(step.sweep.levels) == 2 for step in steps)
+    assert plan.estimate_seconds(steps) <= 30
 
 
 def test_estimate_adds_start_overhead_and_every_phase(catalogue: scenarios.Catalogue) -> None:
     sweep = Sweep((1, 10, 50), warmup=2, hold=5)
-    run = scenarios.Run(catalogue.scenario("cpu"), "flask-sync", sweep)
-    start = scenarios.TARGET_START_SECONDS + scenarios.LOCUST_START_SECONDS
+    step = plan.Step(catalogue.scenario("cpu"), "flask-sync", 0, sweep)
+    start = plan.TARGET_START_SECONDS + plan.LOCUST_START_SECONDS
     assert sweep.seconds == 3 * (2 + 5)
-    assert scenarios.estimate_seconds([run, run]) == 2 * (start + 21)
-    assert scenarios.estimate_seconds([]) == 0
+    assert plan.estimate_seconds([step, step]) == 2 * (start + 21)
+    assert plan.estimate_seconds([step], {"generator": 4}) == start + 21 + 4
+    assert plan.estimate_seconds([]) == 0
 
 
-def test_unknown_targets_are_named_with_their_entry(catalogue: scenarios.Catalogue) -> None:
-    with pytest.raises(CatalogueError) as info:
-        catalogue.runs("quick", [t for t in TARGETS if t != "flask-sync"])
-    assert "scenarios.blocking-bug.targets: 'flask-sync'" in str(info.value)
-    assert "profiles.quick.targets: 'flask-sync'" in str(info.value)
+def test_a_scenario_runs_only_its_levels(catalogue: scenarios.Catalogue) -> None:
+    assert catalogue.scenario("blocking-bug").levels_within([1, 100, 101, 1000]) == (1, 100)
+    assert catalogue.scenario("io-sleep").levels_within([1, 1000]) == (1, 1000)
 
 
 def test_unknown_profile_lists_the_profiles(catalogue: scenarios.Catalogue) -> None:
@@ -131,79 +139,175 @@ def test_unknown_profile_lists_the_profiles(catalogue: scenarios.Catalogue) -> N
 
 
 DELETE = object()
-# (where in the document, what to put there, what the error must say)
+_ENDPOINTS = "the endpoints: /io/sleep, /io/upstream, /io/db, /io/fanout, /cpu, /io/blocking"
+# Every rule of the file, each with a change that breaks it: (where in the document, what to put
+# there, how the error begins after "<catalogue>: ").
 BAD_DATA: list[tuple[str, object, str]] = [
     (
         "scenarios.io-sleep.requests[0].path",
         "/io/slep",
-        "scenarios.io-sleep.requests[0].path: no endpoint '/io/slep'",
+        f"scenario 'io-sleep': requests[0].path: no endpoint '/io/slep'; {_ENDPOINTS}",
     ),
-    ("scenarios.io-sleep.requests[0].path", "/healthz", "no endpoint '/healthz'"),
+    (
+        "scenarios.io-sleep.requests[0].path",
+        "/healthz",
+        "scenario 'io-sleep': requests[0].path: no endpoint '/healthz'",
+    ),
+    (
+        "scenarios.io-sleep.requests[0].path",
+        DELETE,
+        "scenario 'io-sleep': requests[0].path: missing",
+    ),
     (
         "scenarios.io-sleep.requests[0].params",
         {"ms": 70_000},
-        "requests[0].params: ms must be an integer from 0 to 60000; got '70000'",
+        "scenario 'io-sleep': requests[0].params: ms must be an integer from 0 to 60000; "
+        "got '70000'",
     ),
-    ("scenarios.io-sleep.requests[0].params", {"msec": 100}, "/io/sleep takes no 'msec'"),
+    (
+        "scenarios.io-sleep.requests[0].params",
+        {"msec": 100},
+        "scenario 'io-sleep': requests[0].params: /io/sleep takes no 'msec'",
+    ),
     (
         "scenarios.io-sleep.requests[0].params",
         {},
-        "ms must be an integer from 0 to 60000; it is missing",
+        "scenario 'io-sleep': requests[0].params: ms must be an integer from 0 to 60000; "
+        "it is missing",
     ),
-    ("scenarios.io-sleep.requests[0].params", {"ms": 100.5}, "got '100.5'"),
+    # A TOML float or boolean reaches the contract's parser as text, and is refused there.
+    (
+        "scenarios.io-sleep.requests[0].params",
+        {"ms": 100.5},
+        "scenario 'io-sleep': requests[0].params: ms must be an integer from 0 to 60000; "
+        "got '100.5'",
+    ),
+    (
+        "scenarios.io-sleep.requests[0].params",
+        {"ms": True},
+        "scenario 'io-sleep': requests[0].params: ms must be an integer from 0 to 60000; "
+        "got 'True'",
+    ),
+    (
+        "scenarios.io-sleep.requests[0].params",
+        "ms=100",
+        "scenario 'io-sleep': requests[0].params: expected a table, got 'ms=100'",
+    ),
     (
         "scenarios.cpu.requests[0].params",
         {"work": 1, "offload": "thread"},
-        "scenarios.cpu.requests[0].params: offload must be one of: none, process",
+        "scenario 'cpu': requests[0].params: offload must be one of: none, process",
     ),
     (
         "scenarios.io-sleep.requests[0].weigth",
         3,
-        "scenarios.io-sleep.requests[0]: unknown key(s) weigth",
+        "scenario 'io-sleep': requests[0].weigth: unknown key; the keys: path, params, weight",
     ),
     (
         "scenarios.mixed.requests[0].weight",
         0,
-        "scenarios.mixed.requests[0].weight: expected a whole number, 1 or more",
+        "scenario 'mixed': requests[0].weight: input should be greater than or equal to 1",
     ),
-    ("scenarios.io-sleep.requests", [], "scenarios.io-sleep.requests: expected one or more"),
+    (
+        "scenarios.mixed.requests[0].weight",
+        True,
+        "scenario 'mixed': requests[0].weight: input should be a valid integer, got True",
+    ),
+    ("scenarios.io-sleep.requests", [], "scenario 'io-sleep': requests: list should have at"),
+    ("scenarios.io-sleep.requests", [3], "scenario 'io-sleep': requests[0]: expected a table"),
+    ("scenarios.io-sleep.requests", DELETE, "scenario 'io-sleep': requests: missing"),
     (
         "scenarios.io-sleep.workload",
         "io_sleep",
-        "scenarios.io-sleep.workload: 'io_sleep' must be a class name",
+        "scenario 'io-sleep': workload: 'io_sleep' must be a class name, like IoSleep",
     ),
-    ("scenarios.io-sleep.workload", "Cpu", "'Cpu' is already the workload of scenarios."),
-    ("scenarios.io-sleep.explanation", "", "scenarios.io-sleep.explanation: expected some text"),
-    ("scenarios.io-sleep.targets", "flask-sync", "scenarios.io-sleep.targets: expected a list"),
-    ("scenarios.io-sleep.max_level", True, "scenarios.io-sleep.max_level: expected a whole number"),
+    ("scenarios.io-sleep.workload", "ioSleep", "scenario 'io-sleep': workload: 'ioSleep' must"),
+    (
+        "scenarios.io-sleep.workload",
+        "Cpu",
+        "scenario 'cpu': workload: 'Cpu' is already the workload of scenario 'io-sleep'",
+    ),
+    ("scenarios.io-sleep.workload", DELETE, "scenario 'io-sleep': workload: missing"),
+    (
+        "scenarios.io-sleep.explanation",
+        "  ",
+        "scenario 'io-sleep': explanation: string should have at least 1 character",
+    ),
+    ("scenarios.io-sleep.explanation", DELETE, "scenario 'io-sleep': explanation: missing"),
+    (
+        "scenarios.io-sleep.targets",
+        "flask-sync",
+        "scenario 'io-sleep': targets: 'all' or a list of one or more target names",
+    ),
+    ("scenarios.io-sleep.targets", [], "scenario 'io-sleep': targets: 'all' or a list of one"),
+    ("scenarios.io-sleep.targets", ["a", 1], "scenario 'io-sleep': targets: 'all' or a list"),
+    (
+        "scenarios.io-sleep.max_level",
+        True,
+        "scenario 'io-sleep': max_level: input should be a valid integer",
+    ),
+    ("scenarios.io-sleep.max_level", 0, "scenario 'io-sleep': max_level: input should be great"),
+    (
+        "scenarios.io-sleep.colour",
+        "red",
+        "scenario 'io-sleep': colour: unknown key; the keys: workload, explanation, requests, ",
+    ),
+    ("scenarios.io-sleep", 3, "scenario 'io-sleep': expected a table, got 3"),
     (
         "profiles.quick.scenarios",
         ["io-sleep", "cpu-bound"],
-        "profiles.quick.scenarios: no scenario 'cpu-bound'",
+        "profile 'quick': scenarios[1]: no scenario 'cpu-bound'; the scenarios: io-sleep, ",
     ),
+    ("profiles.quick.scenarios", [], "profile 'quick': scenarios: list should have at least 1"),
+    ("profiles.quick.scenarios", "cpu", "profile 'quick': scenarios: input should be a valid list"),
+    ("profiles.quick.targets", "some", "profile 'quick': targets: 'all' or a list of one or more"),
     (
         "profiles.quick.levels",
         [1, 50, 10],
-        "profiles.quick.levels: give one or more levels, rising",
+        "profile 'quick': levels: levels rise, like [1, 10, 50]; got [1, 50, 10]",
     ),
+    ("profiles.quick.levels", [1, 10, 10], "profile 'quick': levels: levels rise"),
+    ("profiles.quick.levels", [], "profile 'quick': levels: list should have at least 1 item"),
     (
         "profiles.quick.levels",
         [0, 10],
-        "profiles.quick.levels: a level is a number of users, 1 or more; got 0",
+        "profile 'quick': levels[0]: input should be greater than or equal to 1, got 0",
     ),
-    ("profiles.quick.levels", [1, 2.5], "got 2.5"),
-    ("profiles.quick.levels", "1,10", "profiles.quick.levels: expected a list of levels"),
-    ("profiles.quick.hold", 0, "profiles.quick.hold: seconds must be more than 0; got 0"),
-    ("profiles.quick.warmup", -1, "profiles.quick.warmup: seconds must be 0 or more; got -1"),
+    ("profiles.quick.levels", [1, 2.5], "profile 'quick': levels[1]: input should be a valid"),
+    ("profiles.quick.levels", [1, "10"], "profile 'quick': levels[1]: input should be a valid"),
+    ("profiles.quick.levels", "1,10", "profile 'quick': levels: input should be a valid list"),
+    ("profiles.quick.hold", 0, "profile 'quick': hold: input should be greater than 0, got 0"),
+    ("profiles.quick.hold", True, "profile 'quick': hold: input should be a valid number"),
+    ("profiles.quick.hold", DELETE, "profile 'quick': hold: missing"),
+    (
+        "profiles.quick.warmup",
+        -1,
+        "profile 'quick': warmup: input should be greater than or equal to 0, got -1",
+    ),
     (
         "profiles.quick.warmup",
         "1s",
-        "profiles.quick.warmup: expected a number of seconds, got '1s'",
+        "profile 'quick': warmup: input should be a valid number, got '1s'",
     ),
-    ("profiles.quick.hold_seconds", 3, "profiles.quick: unknown key(s) hold_seconds"),
-    ("default_profile", "fast", "default_profile: no profile 'fast'"),
-    ("profile", {}, "the catalogue: unknown key(s) profile"),
-    ("scenarios.io-sleep.workload", DELETE, "scenarios.io-sleep: workload is missing"),
+    ("profiles.quick.explanation", 3, "profile 'quick': explanation: input should be a valid str"),
+    (
+        "profiles.quick.hold_seconds",
+        3,
+        "profile 'quick': hold_seconds: unknown key; the keys: explanation, scenarios, ",
+    ),
+    (
+        "default_profile",
+        "fast",
+        "default_profile: no profile 'fast'; the profiles: quick, full, http-client, tiny",
+    ),
+    ("default_profile", " ", "default_profile: string should have at least 1 character"),
+    ("default_profile", DELETE, "default_profile: missing"),
+    (
+        "profile",
+        {},
+        "profile: unknown key; the keys: default_profile, scenarios, profiles",
+    ),
+    ("scenarios", [], "scenarios: expected a table, got []"),
 ]
 
 
@@ -221,14 +325,18 @@ def test_bad_data_fails_naming_entry_and_key(where: str, value: object, message:
         node[last] = value
     with pytest.raises(CatalogueError) as info:
         scenarios.parse(data)
-    assert message in str(info.value)
+    assert str(info.value).startswith(f"<catalogue>: {message}")
 
 
 def test_unreadable_catalogue_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "scenarios.toml"
     bad.write_text("[scenarios\n")
-    with pytest.raises(CatalogueError, match="cannot read the scenario catalogue .*scenarios.toml"):
+    with pytest.raises(CatalogueError, match=f"^{bad}: not valid TOML: "):
         scenarios.load(bad)
+    with pytest.raises(
+        CatalogueError, match=f"^{tmp_path / 'none.toml'}: cannot read the catalogue"
+    ):
+        scenarios.load(tmp_path / "none.toml")
 
 
 def test_errors_in_the_file_name_the_file(tmp_path: Path) -> None:
@@ -236,7 +344,7 @@ def test_errors_in_the_file_name_the_file(tmp_path: Path) -> None:
     bad.write_text(scenarios.CATALOGUE_PATH.read_text().replace("ms = 100 }", "ms = -1 }", 1))
     with pytest.raises(CatalogueError) as info:
         scenarios.load(bad)
-    assert str(info.value).startswith(f"{bad}: scenarios.io-sleep.requests[0].params: ms must")
+    assert str(info.value).startswith(f"{bad}: scenario 'io-sleep': requests[0].params: ms must")
 
 
 def test_sweep_walks_levels_warming_up_then_holding() -> None:
