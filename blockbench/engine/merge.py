@@ -74,8 +74,9 @@ def _check(base: results.Run, update: results.Run) -> None:
     if not _held_otherwise(base, update):
         return
     measured = {_key(cell) for cell in update.cells}
-    left = sorted(key for key in map(_key, base.cells) if key[0] in _scenarios(update)
-                  and key not in measured)  # fmt: skip
+    scenarios = set(_scenarios(update))
+    kept = [key for key in map(_key, base.cells) if key[0] in scenarios and key not in measured]
+    left = sorted(kept)
     if left:
         scenario, target = left[0]
         raise MergeError(
