@@ -102,6 +102,34 @@ def serve(
     raise typer.Exit(code)
 
 
+@app.command()
+def compose(
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; fail if a file is out of date.")
+    ] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="The checkout's root, where the compose files are.")
+    ] = Path("."),
+    catalogue: CatalogueOption = None,
+) -> None:
+    """Write docker-compose.yml and its override files from the target catalogue."""
+    from blockbench.targets import catalogue as catalogue_file
+    from blockbench.targets import compose as generator
+
+    # Compose runs each target with the cores of its container (APP_CPUS), not this machine's.
+    found = catalogue_file.load(catalogue, cores=1)
+    files = generator.stale(found, out) if check else generator.write(found, out)
+    if check and files:
+        typer.secho(
+            f"out of date: {', '.join(files)}; run `{generator.COMMAND}`", fg="red", err=True
+        )
+        raise typer.Exit(1)
+    if files:
+        typer.echo(f"written: {', '.join(files)}")
+    else:
+        typer.echo(f"up to date: {', '.join(generator.FILES)}")
+
+
 def _names(values: list[str] | None) -> tuple[str, ...]:
     """Names given as repeated options or comma lists, or both."""
     return tuple(name for value in values or [] for name in value.split(",") if name)

@@ -3,7 +3,8 @@
 Every app service of docker-compose.yml starts through this, so a container named for a target
 runs exactly the server command the catalogue gives that target, never a copy of it:
 
-    python docker/serve_target.py flask-gthread
+    python docker/serve_target.py TARGET
+    python docker/serve_target.py --twin APP     the app's twin: its target tagged "twin"
 
 PORT and BIND_HOST (default 0.0.0.0) say where to listen. APP_CPUS, the container's CPU limit,
 is the catalogue's "cores": worker counts follow from it (gthread: 2 x cores + 1).
@@ -16,9 +17,12 @@ import shlex
 import sys
 from collections.abc import Mapping
 
-from blockbench.targets import catalogue
+from blockbench.targets import catalogue, twins
 
-USAGE = "usage: python docker/serve_target.py TARGET  (a name from blockbench/targets/targets.toml)"
+USAGE = (
+    "usage: python docker/serve_target.py TARGET | --twin APP  "
+    "(a target of blockbench/targets/targets.toml, or the twin of flask or starlette)"
+)
 
 
 def _whole(env: Mapping[str, str], key: str, default: int | None = None) -> int:
@@ -31,14 +35,15 @@ def _whole(env: Mapping[str, str], key: str, default: int | None = None) -> int:
 
 
 def main(argv: list[str], env: Mapping[str, str]) -> None:
-    if len(argv) != 1:
+    if len(argv) not in (1, 2) or (len(argv) == 2) != (argv[0] == "--twin"):
         sys.exit(USAGE)
     # The catalogue counts whole cores; a fractional CPU limit has no "2 x cores + 1".
     cores = _whole(env, "APP_CPUS", default=1)
     port = _whole(env, "PORT")
     host = env.get("BIND_HOST") or "0.0.0.0"
     try:
-        target = catalogue.load(cores=cores).get(argv[0])
+        found = catalogue.load(cores=cores)
+        target = twins.twin(found, argv[1]) if len(argv) == 2 else found.get(argv[0])
     except catalogue.CatalogueError as exc:
         sys.exit(f"serve_target: {exc}")
     command = target.command(port, host)

@@ -117,13 +117,10 @@ class Engine:
 
     def new_run(self) -> tuple[results.Run, Path]:
         options = self.options
-        known = list(self.targets.names())
-        matrix = list(self.targets.matrix_names())
         only_targets = list(options.targets) or list(options.target_urls)
         steps = plan.steps(
             self.scenarios,
-            known,
-            matrix,
+            self.targets.targets,
             profile=options.profile,
             only_scenarios=options.scenarios,
             only_targets=only_targets,

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from blockbench.errors import BlockbenchError
-from blockbench.load import scenarios
+from blockbench.load import scenarios, selection
 
 # What a step costs besides its levels, for the time estimates: starting the target until it
 # answers /healthz, and starting Locust (~0.5 s measured idle; doubled for a busy machine).
@@ -47,8 +47,7 @@ def sweep_for(
 
 def steps(
     catalogue: scenarios.Catalogue,
-    known_targets: Sequence[str],
-    matrix_targets: Sequence[str] | None = None,
+    targets: Sequence[selection.TargetInfo],
     *,
     profile: str | None = None,
     only_scenarios: Sequence[str] = (),
@@ -59,52 +58,40 @@ def steps(
     repeat: int = 1,
 ) -> list[Step]:
     """Every cell of the run, repeats interleaved (A B A B, not A A B B) so that drift of a
-    noisy machine spreads evenly over the targets. A profile's "all" targets are
-    ``matrix_targets`` (default: every known one)."""
+    noisy machine spreads evenly over the targets. ``targets`` are the target catalogue's, in
+    its order: what the profile selects of them runs, unless ``only_targets`` names some."""
     if repeat < 1:
         raise PlanError(f"--repeat must be 1 or more, got {repeat}")
     chosen = catalogue.profile(profile)
     names = list(only_scenarios) or list(chosen.scenarios)
     for name in names:
         catalogue.scenario(name)  # fails naming the known scenarios
-    unknown = [t for t in only_targets if t not in known_targets]
+    by_name = {target.name: target for target in targets}
+    unknown = [t for t in only_targets if t not in by_name]
     if unknown:
-        raise PlanError(
-            f"unknown target {', '.join(unknown)}; the targets: {', '.join(known_targets)}"
-        )
-    # Every target the scenario catalogue names for this run must be in the target catalogue.
-    named: list[tuple[str, scenarios.Targets]] = []
+        raise PlanError(f"unknown target {', '.join(unknown)}; the targets: {', '.join(by_name)}")
+    # What the scenario catalogue selects for this run must be there: a tag, model or app no
+    # target has would quietly select nothing.
+    selecting: list[tuple[str, scenarios.Targets]] = []
     if not only_targets:
-        named.append((f"profile {chosen.name!r}", chosen.targets))
-    named += [(f"scenario {name!r}", catalogue.scenario(name).targets) for name in names]
-    strays = [
-        f"{where} names {target!r}"
-        for where, listed in named
-        if listed != "all"
-        for target in listed
-        if target not in known_targets
-    ]
-    if strays:
-        raise PlanError(
-            f"the scenario catalogue names unknown targets: {'; '.join(strays)}. "
-            f"The targets: {', '.join(known_targets)}"
-        )
-    if only_targets:
-        targets = list(dict.fromkeys(only_targets))
-    elif chosen.targets == "all":
-        # "all" is the matrix: every target but the variants, which profiles name explicitly.
-        targets = list(known_targets if matrix_targets is None else matrix_targets)
-    else:
-        targets = list(chosen.targets)
+        selecting.append((f"profile {chosen.name!r}", chosen.targets))
+    selecting += [(f"scenario {name!r}", catalogue.scenario(name).targets) for name in names]
+    for where, selector in selecting:
+        try:
+            selector.check(targets, where)
+        except selection.SelectionError as exc:
+            raise PlanError(f"the scenario catalogue: {exc}") from None
+    # "all" is the matrix: every target but the variants, which a profile selects by their tags.
+    wanted = list(dict.fromkeys(only_targets)) or list(chosen.targets.pick(targets))
     cells: list[tuple[scenarios.Scenario, str, scenarios.Sweep]] = []
     for scenario in map(catalogue.scenario, names):
         sweep = sweep_for(chosen, scenario, levels, warmup, hold)
         if sweep.levels:
-            cells += [(scenario, t, sweep) for t in targets if scenario.applies_to(t)]
+            cells += [(scenario, t, sweep) for t in wanted if scenario.applies_to(by_name[t])]
     if not cells:
         raise PlanError(
             "nothing to run: no chosen scenario applies to the chosen targets "
-            f"(scenarios {', '.join(names)}; targets {', '.join(targets)})"
+            f"(scenarios {', '.join(names)}; targets {', '.join(wanted) or 'none'})"
         )
     return [
         Step(scenario, target, index, sweep)
@@ -120,8 +107,8 @@ def parse_target_urls(pairs: Sequence[str]) -> dict[str, str]:
         name, sep, url = pair.partition("=")
         if not sep or not name or not url.startswith(("http://", "https://")):
             raise PlanError(
-                f"--target-url takes NAME=URL, like flask-gthread=http://127.0.0.1:8001; "
-                f"got {pair!r}"
+                "--target-url takes NAME=URL, a target of the catalogue and where it listens, "
+                f"like TARGET=http://127.0.0.1:8001; got {pair!r}"
             )
         urls[name] = url.rstrip("/")
     return urls

@@ -2,7 +2,8 @@
 targets and concurrency levels into one benchmark, read from ``scenarios.toml``.
 
 The Locust files build their user classes and sweep from it, so it imports nothing of the harness
-but the catalogue loader: no Locust here, and nothing the engine or the report needs.
+but the catalogue loader and the target selections: no Locust here, and nothing the engine or the
+report needs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from blockbench.apps import contract
 # The one catalogue error, for callers of this module (the target catalogue raises it too).
 from blockbench.catalogues import CatalogueError as CatalogueError
 from blockbench.catalogues import Count, Text
+from blockbench.load import selection
 
 CATALOGUE_PATH = Path(__file__).with_name("scenarios.toml")
 
@@ -42,7 +44,8 @@ LEVEL_STATS_ENV = "BLOCKBENCH_LEVEL_STATS"
 # process's share of them): the streams of completions a saturated server's rate is read from.
 SLOTS_ENV = "BLOCKBENCH_SLOTS"
 
-Targets = Literal["all"] | tuple[str, ...]
+# Which targets, by tags, models or apps (blockbench.load.selection); never by name.
+Targets = selection.Selector
 Stage = Literal["warmup", "hold"]
 Dependency = Literal["upstream", "database"]
 _T = TypeVar("_T")
@@ -70,11 +73,11 @@ class Scenario:
     workload: str
     explanation: str
     requests: tuple[Request, ...]
-    targets: Targets = "all"
+    targets: Targets = selection.ALL
     max_level: int | None = None
 
-    def applies_to(self, target: str) -> bool:
-        return self.targets == "all" or target in self.targets
+    def applies_to(self, target: selection.TargetInfo) -> bool:
+        return self.targets.matches(target)
 
     def levels_within(self, levels: Iterable[int]) -> tuple[int, ...]:
         """``levels`` without those above the scenario's max_level."""
@@ -244,11 +247,10 @@ def _class_name(workload: str) -> str:
 
 
 def _targets(value: object) -> Targets:
-    if value == "all":
-        return "all"
-    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
-        return tuple(value)
-    raise ValueError(f"'all' or a list of one or more target names, got {value!r}")
+    try:
+        return selection.parse(value)
+    except selection.SelectionError as exc:
+        raise catalogues.Invalid(str(exc), *exc.at) from None
 
 
 def _rising(levels: list[int]) -> list[int]:
@@ -291,7 +293,7 @@ class _ScenarioEntry(BaseModel):
     workload: Annotated[str, AfterValidator(_class_name)]
     explanation: Text
     requests: Annotated[list[_RequestEntry], Field(min_length=1)]
-    targets: TargetNames = "all"
+    targets: TargetNames = selection.ALL
     max_level: Count | None = None
 
     def scenario(self, name: str) -> Scenario:
@@ -306,7 +308,7 @@ class _ProfileEntry(BaseModel):
 
     explanation: Text
     scenarios: Annotated[list[str], Field(min_length=1)]
-    targets: TargetNames = "all"
+    targets: TargetNames = selection.ALL
     levels: Annotated[list[Count], Field(min_length=1), AfterValidator(_rising)]
     warmup: Annotated[float, Field(ge=0)]
     hold: Annotated[float, Field(gt=0)]

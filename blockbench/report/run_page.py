@@ -99,6 +99,7 @@ def context(run: Run) -> dict[str, Any]:
             (CLIENT_CONTEXTS.get(where, where), name) for where, name in CLIENT_DEFAULTS.items()
         ],
         "client_profile": _client_profile(),
+        "client_profile_targets": _client_profile_targets(),
         "looks": looks,
         "command": shlex.join(run.command),
         # A merged run: each source run's scenarios and its exact command.
@@ -203,3 +204,10 @@ def _upstream_scenarios() -> frozenset[str]:
 @functools.cache
 def _client_profile() -> scenarios.Profile | None:
     return scenarios.load().profiles.get(CLIENT_PROFILE)
+
+
+@functools.cache
+def _client_profile_targets() -> tuple[str, ...]:
+    """The targets the client profile selects of today's catalogue, by name for the page."""
+    profile = _client_profile()
+    return profile.targets.pick(catalogue.load(cores=1).targets) if profile else ()

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -36,6 +36,9 @@ CATALOGUE_PATH = Path(__file__).with_name("targets.toml")
 LOOPBACK = "127.0.0.1"
 
 Model = Literal["processes", "threads", "green-threads", "event-loop"]
+App = Literal["flask", "starlette"]
+# Every app a target may run, in the order the compose files give their twins ports.
+APPS: tuple[App, ...] = get_args(App)
 # Which limit a cap is, so the bounds know how a request holds it (results.Cap records it).
 CapKind = Literal[
     "workers",
@@ -87,6 +90,9 @@ class Target:
     # A variant is another target with more environment (e.g. a slower HTTP client); profiles
     # that take "all" targets leave variants out, so the matrix keeps one entry per server.
     variant_of: str | None = None
+    # What profiles and scenarios select it by (blockbench.load.selection), and "twin" for the
+    # target a compose twin runs by default; a target's own, never inherited by its variants.
+    tags: tuple[str, ...] = ()
 
     @property
     def per_worker(self) -> int | None:
@@ -362,7 +368,7 @@ class _Entry(BaseModel):
 
     model_config = catalogues.ENTRY
 
-    app: Literal["flask", "starlette"]
+    app: App
     model: Model
     server: Text
     # The rule as written ("2*cores+1"); workers_for gives the count.
@@ -374,6 +380,8 @@ class _Entry(BaseModel):
     env: Annotated[dict[str, str], AfterValidator(_env)] = {}
     explanation: Annotated[Text, AfterValidator(_one_line)]
     variant_of: Name | None = None
+    # What profiles and scenarios select it by; a target's own, never its base's.
+    tags: list[Name] = []
 
     @model_validator(mode="after")
     def _sizes_fit_the_model(self, info: ValidationInfo) -> _Entry:
@@ -428,6 +436,7 @@ class _Entry(BaseModel):
             explanation=self.explanation,
             cores=cores,
             variant_of=self.variant_of,
+            tags=tuple(dict.fromkeys(self.tags)),
         )
 
 
@@ -439,7 +448,8 @@ class _File(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _complete_variants(cls, data: object) -> object:
-        """A variant's entry completed from its base target's: its own keys win, env merges."""
+        """A variant's entry completed from its base target's: its own keys win, env merges,
+        and tags are not inherited (they choose targets for profiles: a variant by its own)."""
         if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
             return data
         entries: dict[str, Any] = data["targets"]
@@ -459,7 +469,8 @@ class _File(BaseModel):
                     f"{base!r} is a variant itself; name its base target",
                     "targets", name, "variant_of",
                 )  # fmt: skip
-            completed[name] = {**base_entry, **entry}
+            inherited = {key: value for key, value in base_entry.items() if key != "tags"}
+            completed[name] = {**inherited, **entry}
             if isinstance(base_entry.get("env"), dict) and isinstance(entry.get("env"), dict):
                 completed[name]["env"] = {**base_entry["env"], **entry["env"]}
         return {**data, "targets": completed}

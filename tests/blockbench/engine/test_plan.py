@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from blockbench.engine import plan
 from blockbench.load import scenarios
+from blockbench.targets import catalogue as target_catalogue
 
 
 @pytest.fixture(scope="module")
@@ -11,7 +14,7 @@ def catalogue() -> scenarios.Catalogue:
     return scenarios.load()
 
 
-KNOWN = ["flask-sync", "flask-gthread", "starlette-uvicorn", "starlette-threadpool"]
+KNOWN = target_catalogue.load(cores=1).targets
 
 
 def test_repeats_are_interleaved(catalogue: scenarios.Catalogue) -> None:
@@ -45,15 +48,18 @@ def test_bad_requests_are_refused_clearly(catalogue: scenarios.Catalogue) -> Non
         plan.steps(catalogue, KNOWN, only_scenarios=["nope"])
 
 
-def test_targets_the_scenario_catalogue_names_must_exist(catalogue: scenarios.Catalogue) -> None:
-    # quick names flask-gevent; blocking-bug names starlette-gunicorn: neither is in KNOWN.
-    with pytest.raises(plan.PlanError, match="profile 'quick' names 'flask-gevent'"):
-        plan.steps(catalogue, KNOWN, profile="quick")
-    with pytest.raises(plan.PlanError, match="scenario 'blocking-bug' names 'starlette-gunicorn'"):
-        plan.steps(catalogue, KNOWN, profile="full", only_scenarios=["blocking-bug"])
-    # Targets given instead of the profile's: the profile's own list is not used, nor checked.
-    steps = plan.steps(catalogue, KNOWN, profile="quick", only_targets=["flask-sync"])
-    assert {step.target for step in steps} == {"flask-sync"}
+def test_what_the_scenario_catalogue_selects_must_exist(catalogue: scenarios.Catalogue) -> None:
+    # quick selects the tag quick; blocking-bug the tag blocking-bug: no target has them here.
+    untagged = [t for t in KNOWN if not {"quick", "blocking-bug"} & set(t.tags)]
+    with pytest.raises(plan.PlanError, match="profile 'quick': targets.tags: no target has 'qu"):
+        plan.steps(catalogue, untagged, profile="quick")
+    with pytest.raises(
+        plan.PlanError, match="scenario 'blocking-bug': targets.tags: no target has 'blocking-bug'"
+    ):
+        plan.steps(catalogue, untagged, profile="full", only_scenarios=["blocking-bug"])
+    # Targets given instead of the profile's: the profile's own selection is not used, nor checked.
+    steps = plan.steps(catalogue, untagged, profile="quick", only_targets=[untagged[0].name])
+    assert {step.target for step in steps} == {untagged[0].name}
 
 
 def test_levels_from_the_command_line() -> None:
@@ -74,11 +80,25 @@ def test_target_urls() -> None:
 def test_a_profiles_all_means_the_matrix_without_variants(
     catalogue: scenarios.Catalogue,
 ) -> None:
-    known = [*KNOWN, "flask-gthread-httpx"]
-    steps = plan.steps(catalogue, known, KNOWN, profile="full", only_scenarios=["upstream"])
-    assert [step.target for step in steps] == KNOWN
-    named = plan.steps(catalogue, known, KNOWN, only_targets=["flask-gthread-httpx"])
+    steps = plan.steps(catalogue, KNOWN, profile="full", only_scenarios=["upstream"])
+    assert [step.target for step in steps] == [t.name for t in KNOWN if t.variant_of is None]
+    assert "flask-gthread-httpx" in [t.name for t in KNOWN]
+    named = plan.steps(catalogue, KNOWN, only_targets=["flask-gthread-httpx"])
     assert {step.target for step in named} == {"flask-gthread-httpx"}
+
+
+def test_a_profile_runs_the_targets_its_tags_select(catalogue: scenarios.Catalogue) -> None:
+    steps = plan.steps(catalogue, KNOWN, profile="tiny")
+    assert [step.target for step in steps] == [t.name for t in KNOWN if "tiny" in t.tags]
+    assert len(steps) == 2
+
+
+def test_a_misspelt_tag_fails_the_plan(catalogue: scenarios.Catalogue) -> None:
+    untagged = [replace(t, tags=tuple(g for g in t.tags if g != "blocking-bug")) for t in KNOWN]
+    with pytest.raises(plan.PlanError, match="the scenario catalogue: .*no target has 'blocking"):
+        plan.steps(catalogue, untagged, profile="full")
+    # Only what this run selects is checked: tiny runs io-sleep alone, on the targets it tags.
+    assert plan.steps(catalogue, untagged, profile="tiny")
 
 
 def test_app_env() -> None:

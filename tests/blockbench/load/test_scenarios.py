@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,9 @@ from blockbench.load import scenarios
 from blockbench.load.scenarios import CatalogueError, Phase, Sweep
 from blockbench.targets.catalogue import load as load_targets
 
-# The target catalogue's names (blockbench/targets/targets.toml), as the engine passes them.
-TARGETS = list(load_targets(cores=1).names())
-MATRIX = list(load_targets(cores=1).matrix_names())
+# The target catalogue (blockbench/targets/targets.toml), as the engine passes it.
+TARGETS = load_targets(cores=1).targets
+MATRIX = [t.name for t in TARGETS if t.variant_of is None]
 RAW: dict[str, Any] = tomllib.loads(scenarios.CATALOGUE_PATH.read_text())
 
 
@@ -68,17 +69,20 @@ def test_dependencies_come_from_the_contract(catalogue: scenarios.Catalogue) -> 
     assert catalogue.scenario("db").dependencies == {"database"}
 
 
-def test_the_catalogue_names_only_targets_of_the_target_catalogue(
+def test_the_catalogue_selects_only_what_the_target_catalogue_has(
     catalogue: scenarios.Catalogue,
 ) -> None:
-    named = [s.targets for s in catalogue.scenarios.values()]
-    named += [p.targets for p in catalogue.profiles.values()]
-    assert {target for targets in named if targets != "all" for target in targets} <= set(TARGETS)
+    for scenario in catalogue.scenarios.values():
+        scenario.targets.check(TARGETS, f"scenario {scenario.name!r}")
+        assert any(scenario.applies_to(target) for target in TARGETS)
+    for profile in catalogue.profiles.values():
+        profile.targets.check(TARGETS, f"profile {profile.name!r}")
+        assert profile.targets.pick(TARGETS)
 
 
 def _steps(catalogue: scenarios.Catalogue, profile: str) -> list[plan.Step]:
     # As the engine plans a run: "all" is the matrix, every target but the variants.
-    return plan.steps(catalogue, TARGETS, MATRIX, profile=profile)
+    return plan.steps(catalogue, TARGETS, profile=profile)
 
 
 def test_quick_is_the_headline_in_about_three_minutes(catalogue: scenarios.Catalogue) -> None:
@@ -129,6 +133,39 @@ def test_estimate_adds_start_overhead_and_every_phase(catalogue: scenarios.Catal
 def test_a_scenario_runs_only_its_levels(catalogue: scenarios.Catalogue) -> None:
     assert catalogue.scenario("blocking-bug").levels_within([1, 100, 101, 1000]) == (1, 100)
     assert catalogue.scenario("io-sleep").levels_within([1, 1000]) == (1, 1000)
+
+
+def test_the_http_client_profile_sets_each_variant_beside_its_base(
+    catalogue: scenarios.Catalogue,
+) -> None:
+    steps = _steps(catalogue, "http-client")
+    assert [step.target for step in steps if step.scenario.name == "upstream"] == [
+        "flask-gthread",
+        "flask-gthread-httpx",
+        "flask-gevent",
+        "flask-gevent-httpx",
+        "starlette-uvicorn",
+        "starlette-uvicorn-httpx",
+    ]
+
+
+def test_blocking_bug_runs_on_its_tagged_targets_only(catalogue: scenarios.Catalogue) -> None:
+    steps = _steps(catalogue, "full")
+    assert {step.target for step in steps if step.scenario.name == "blocking-bug"} == {
+        "flask-sync",
+        "starlette-threadpool",
+        "starlette-uvicorn",
+        "starlette-gunicorn",
+        "starlette-gunicorn-asgi",
+        "starlette-a2wsgi",
+    }
+
+
+def test_a_tag_no_target_has_is_named_with_its_entry(catalogue: scenarios.Catalogue) -> None:
+    untagged = [replace(t, tags=tuple(g for g in t.tags if g != "quick")) for t in TARGETS]
+    with pytest.raises(plan.PlanError) as info:
+        plan.steps(catalogue, untagged, profile="quick")
+    assert "profile 'quick': targets.tags: no target has 'quick'" in str(info.value)
 
 
 def test_unknown_profile_lists_the_profiles(catalogue: scenarios.Catalogue) -> None:
@@ -237,10 +274,39 @@ BAD_DATA: list[tuple[str, object, str]] = [
     (
         "scenarios.io-sleep.targets",
         "flask-sync",
-        "scenario 'io-sleep': targets: 'all' or a list of one or more target names",
+        "scenario 'io-sleep': targets: expected \"all\" or a table of tags, models, apps, got",
     ),
-    ("scenarios.io-sleep.targets", [], "scenario 'io-sleep': targets: 'all' or a list of one"),
-    ("scenarios.io-sleep.targets", ["a", 1], "scenario 'io-sleep': targets: 'all' or a list"),
+    (
+        "scenarios.io-sleep.targets",
+        ["flask-sync"],
+        "scenario 'io-sleep': targets: select targets by what they are",
+    ),
+    ("scenarios.io-sleep.targets", [], "scenario 'io-sleep': targets: select targets by what"),
+    (
+        "scenarios.io-sleep.targets",
+        {},
+        "scenario 'io-sleep': targets: expected \"all\" or a table of tags, models, apps",
+    ),
+    (
+        "profiles.tiny.targets",
+        {"tag": ["tiny"]},
+        "profile 'tiny': targets.tag: unknown key; the keys: tags, models, apps",
+    ),
+    (
+        "profiles.tiny.targets",
+        {"tags": []},
+        "profile 'tiny': targets.tags: expected a list of one or more names, got []",
+    ),
+    (
+        "profiles.tiny.targets",
+        {"tags": "tiny"},
+        "profile 'tiny': targets.tags: expected a list of one or more names, got 'tiny'",
+    ),
+    (
+        "profiles.tiny.targets",
+        {"models": ["threads", 1]},
+        "profile 'tiny': targets.models: expected a list of one or more names",
+    ),
     (
         "scenarios.io-sleep.max_level",
         True,
@@ -260,7 +326,7 @@ BAD_DATA: list[tuple[str, object, str]] = [
     ),
     ("profiles.quick.scenarios", [], "profile 'quick': scenarios: list should have at least 1"),
     ("profiles.quick.scenarios", "cpu", "profile 'quick': scenarios: input should be a valid list"),
-    ("profiles.quick.targets", "some", "profile 'quick': targets: 'all' or a list of one or more"),
+    ("profiles.quick.targets", "some", "profile 'quick': targets: expected \"all\" or a table"),
     (
         "profiles.quick.levels",
         [1, 50, 10],

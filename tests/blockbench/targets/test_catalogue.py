@@ -267,6 +267,15 @@ def test_a_variant_is_its_base_with_more_environment_and_not_in_the_matrix() -> 
     assert "flask-gevent" in shipped.matrix_names()
 
 
+def test_tags_are_a_targets_own_and_a_variant_has_only_its_own() -> None:
+    assert one(tags=["quick", "tiny", "quick"]).tags == ("quick", "tiny")
+    assert one().tags == ()
+    text = entry(tags=["quick", "twin"]) + '\n[targets.v]\nvariant_of = "t"\nexplanation = "x"\n'
+    assert catalogue.loads(text, cores=1).get("v").tags == ()
+    tagged = text + 'tags = ["pair"]\n'
+    assert catalogue.loads(tagged, cores=1).get("v").tags == ("pair",)
+
+
 @pytest.mark.parametrize(
     ("variants", "message"),
     [
@@ -357,6 +366,9 @@ BAD_ENTRIES: list[tuple[dict[str, object], str]] = [
     ({"env": "X=1"}, "env: expected a table, got 'X=1'"),
     ({"explanation": ""}, "explanation: string should have at least 1 character"),
     ({"explanation": "two\nlines"}, "explanation: one line, please: the report prints it so"),
+    ({"tags": "quick"}, "tags: input should be a valid list, got 'quick'"),
+    ({"tags": ["quick", 1]}, "tags[1]: input should be a valid string, got 1"),
+    ({"tags": ["Quick"]}, "tags[0]: a name is lowercase letters, digits and '-'"),
 ]
 
 
