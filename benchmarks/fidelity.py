@@ -1,9 +1,10 @@
 """Benchmark: how close the harness gets to the Little's-law ceiling where nothing else limits.
 
-Runs io-sleep on starlette-uvicorn (unbounded: ceiling users / 100 ms) and flask-gthread
-(ceiling min(users, workers x threads) / 100 ms) at every level of the full profile, and prints
-each level's efficiency, marking levels where the load generator was saturated. The target is
-efficiency >= 0.95 wherever the generator is not saturated.
+Runs io-sleep on the catalogue's first event-loop target (unbounded: ceiling users / 100 ms)
+and its first thread-pool target (ceiling min(users, workers x threads) / 100 ms) at every
+level of the full profile, and prints each level's efficiency, marking levels where the load
+generator was saturated. The target is efficiency >= 0.95 wherever the generator is not
+saturated.
 
     python benchmarks/fidelity.py [--levels 1,10,50,100,250,500,1000] [--hold 5] [--processes 1]
 """
@@ -19,9 +20,17 @@ from rich.console import Console
 from rich.table import Table
 
 from blockbench.engine import engine
+from blockbench.load.selection import Selector
+from blockbench.targets import catalogue
 
-TARGETS = ("starlette-uvicorn", "flask-gthread")
+# One server whose only ceiling is the users, and one capped by its threads.
+KINDS = (Selector(models=("event-loop",)), Selector(models=("threads",)))
 GOAL = 0.95
+
+
+def targets() -> tuple[str, ...]:
+    found = catalogue.load(cores=1).targets
+    return tuple(kind.pick(found)[0] for kind in KINDS)
 
 
 def main() -> None:
@@ -35,7 +44,7 @@ def main() -> None:
     options = engine.RunOptions(
         profile="full",
         scenarios=("io-sleep",),
-        targets=TARGETS,
+        targets=targets(),
         levels=tuple(int(level) for level in args.levels.split(",")),
         warmup=args.warmup,
         hold=args.hold,

@@ -28,20 +28,37 @@ from rich.console import Console
 from blockbench import results
 from blockbench.apps import upstream_clients
 from blockbench.engine import engine, environment
+from blockbench.load.selection import Selector
 from blockbench.targets import catalogue
 
-# One target per model, and every client that can run there.
-CANDIDATES: dict[str, tuple[str, ...]] = {
-    "starlette-uvicorn": ("aiohttp", "httpx-aiohttp", "httpx"),
-    "flask-gthread": ("urllib3", "requests", "httpx", "pycurl"),
-    "flask-gevent": ("geventhttpclient", "urllib3", "requests", "httpx"),
+# Where a client runs, and every client that can run there.
+CANDIDATES: dict[upstream_clients.Context, tuple[str, ...]] = {
+    "async": ("aiohttp", "httpx-aiohttp", "httpx"),
+    "threads": ("urllib3", "requests", "httpx", "pycurl"),
+    "gevent": ("geventhttpclient", "urllib3", "requests", "httpx"),
 }
-MODEL = {
-    "starlette-uvicorn": "event loop",
-    "flask-gthread": "OS threads",
-    "flask-gevent": "gevent",
+MODEL: dict[upstream_clients.Context, str] = {
+    "async": "event loop",
+    "threads": "OS threads",
+    "gevent": "gevent",
 }
+# The targets the http-client profile sets beside their httpx variants: one per context.
+BASES = Selector(tags=("http-client",))
 BEGIN, END = "<!-- http-clients:begin -->", "<!-- http-clients:end -->"
+
+
+def targets() -> dict[str, upstream_clients.Context]:
+    """For each context, the first base of the http-client profile whose endpoints run there."""
+    found = catalogue.load(cores=1)
+    chosen: dict[upstream_clients.Context, str] = {}
+    for name in BASES.pick(found.targets):
+        target = found.get(name)
+        if target.variant_of is None:
+            chosen.setdefault(target.upstream_context, name)
+    missing = [context for context in CANDIDATES if context not in chosen]
+    if missing:
+        raise SystemExit(f"no base target tagged http-client runs in context {missing[0]!r}")
+    return {chosen[context]: context for context in CANDIDATES}
 
 
 def measure(target: str, client: str, args: argparse.Namespace, console: Console) -> results.Run:
@@ -89,7 +106,7 @@ def table(runs: dict[tuple[str, str], results.Run], levels: list[int]) -> str:
         name = f"**{client}** (default)" if default else client
         cells = [cell_text(by_users[lv]) if lv in by_users else "—" for lv in levels]
         version = run.cells[0].upstream_client_version or "?"
-        lines.append("| " + " | ".join([MODEL[target], name, version, *cells]) + " |")
+        lines.append("| " + " | ".join([MODEL[context], name, version, *cells]) + " |")
     return "\n".join(lines)
 
 
@@ -138,9 +155,9 @@ def main() -> None:
     console = Console(stderr=True)
     runs = {
         (target, client): measure(target, client, args, console)
-        for target, clients in CANDIDATES.items()
+        for target, context in targets().items()
         if not only or target in only
-        for client in clients
+        for client in CANDIDATES[context]
     }
     levels = [int(level) for level in args.levels.split(",")]
     command = "python benchmarks/http_clients.py " + " ".join(sys.argv[1:])

@@ -5,7 +5,7 @@ loop in a helper thread for every request and closes it afterwards, while the wo
 ``httpx.AsyncClient`` or a psycopg async pool is bound to the loop it first ran on, so nothing of
 the kind can be shared between requests: each request opens its own client and pool and closes
 them before its loop ends. That cost, and the worker still serving one request at a time, is what
-the flask-async-views target measures.
+a target with async views measures.
 """
 
 from __future__ import annotations

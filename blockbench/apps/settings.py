@@ -25,8 +25,8 @@ A2WSGI_DEFAULT_THREADS = 10
 # An app process whose server sets no limit (a bare event loop: the catalogue sets no
 # CONCURRENCY for it) may have any number of requests in flight. Its upstream pool is sized for
 # the most the shipped profiles send (1,000 users x 4 fan-out calls), so that no level is capped
-# by the pool rather than by the model; measured: with 400 connections starlette-uvicorn stopped
-# at 4,000 calls/s, ~900 fan-out requests/s, with its core a third idle.
+# by the pool rather than by the model; measured: with 400 connections Starlette on uvicorn
+# stopped at 4,000 calls/s, ~900 fan-out requests/s, with its core a third idle.
 UNBOUNDED_UPSTREAM_POOL = 1000 * FANOUT_POOL_FACTOR
 
 

@@ -109,7 +109,7 @@ def render(catalogue: Catalogue) -> dict[str, str]:
 
 
 def stale(catalogue: Catalogue, root: Path) -> list[str]:
-    """The generated files under ``root`` that differ from what ``render`` writes (or are missing)."""
+    """The generated files under ``root`` that ``render`` would change (or create)."""
     wanted = render(catalogue)
     return [file for file, text in wanted.items() if _read(root / file) != text]
 

@@ -19,7 +19,9 @@ import httpx
 import psutil
 import pytest
 
-from blockbench.targets import catalogue, serve, supervisor
+from blockbench.engine import plan
+from blockbench.load import scenarios
+from blockbench.targets import catalogue, compose, serve, supervisor
 from tests.integration.probes import group_members, left_after, process_tree
 
 pytestmark = pytest.mark.integration
@@ -45,6 +47,18 @@ server = "uvicorn"
 workers = 1
 command = "{python} -m uvicorn --factory asgi_app.app:create_app --host {host} --port {port}"
 explanation = "Starts."
+"""
+
+# A target as someone adding one writes it: one entry, tagged for the tiny profile.
+NEW_TARGET = """
+[targets.starlette-added]
+app = "starlette"
+model = "event-loop"
+server = "uvicorn, one worker"
+workers = 1
+command = "{python} -m uvicorn --factory asgi_app.app:create_app --host {host} --port {port}"
+explanation = "A target added by a test, in one edit."
+tags = ["tiny"]
 """
 
 
@@ -192,3 +206,25 @@ def test_serve_exits_at_once_when_nothing_starts(run_serve: Any, tmp_path: Path)
     assert "No target started" in serving.text()
     # The upstream it had started is gone again.
     assert left_after(serving.descendants()) == []
+
+
+def test_a_new_target_is_one_edit_of_the_catalogue(run_serve: Any, tmp_path: Path) -> None:
+    """Added to a copy of targets.toml, a target is served, planned and given a compose service
+    with nothing else edited."""
+    catalogue_file = tmp_path / "targets.toml"
+    catalogue_file.write_text(catalogue.CATALOGUE_PATH.read_text() + NEW_TARGET)
+    grown = catalogue.load(catalogue_file, cores=1)
+
+    steps = plan.steps(scenarios.load(), grown.targets, profile="tiny")
+    assert "starlette-added" in [step.target for step in steps]
+    services = compose.render(grown)["docker-compose.yml"]
+    assert '"docker/serve_target.py", "starlette-added"' in services
+    assert "starlette-added:127.0.0.1" in compose.render(grown)["docker-compose.host.yml"]
+
+    serving: Serving = run_serve("starlette-added", "--catalogue", str(catalogue_file))
+    manifest = serving.manifest()
+    assert manifest["failed"] == {}
+    url = manifest["targets"]["starlette-added"]["url"]
+    health = httpx.get(url + "/healthz", timeout=10)
+    assert health.status_code == 200 and health.json()["target"] == "starlette-added"
+    assert serving.stop(signal.SIGTERM) == 0, serving.text()

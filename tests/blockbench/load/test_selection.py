@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from blockbench.load import selection
-from blockbench.load.selection import Selector, SelectionError
+from blockbench.load.selection import SelectionError, Selector
 
 
 @dataclass(frozen=True)

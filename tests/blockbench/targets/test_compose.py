@@ -92,13 +92,11 @@ def test_every_app_service_is_published_and_on_the_host_network() -> None:
     assert services["bench"]["environment"]["STARLETTE_TARGET"] == (
         "${STARLETTE_TARGET:-starlette-uvicorn}"
     )
-    assert "--target-url \"$$FLASK_TARGET=$$FLASK_URL\"" in services["bench"]["command"][2]
+    assert '--target-url "$$FLASK_TARGET=$$FLASK_URL"' in services["bench"]["command"][2]
 
 
 def test_a_new_target_gets_a_service_port_and_host_name() -> None:
-    grown = catalogue.loads(
-        catalogue.CATALOGUE_PATH.read_text(encoding="utf-8") + EXTRA, cores=1
-    )
+    grown = catalogue.loads(catalogue.CATALOGUE_PATH.read_text(encoding="utf-8") + EXTRA, cores=1)
     rendered = compose.render(grown)
     services = check_stack(rendered, grown)
     assert services["flask-extra"]["environment"]["PORT"] == "8015"
