@@ -48,10 +48,6 @@ class Selector:
     models: tuple[str, ...] = ()
     apps: tuple[str, ...] = ()
 
-    @property
-    def everything(self) -> bool:
-        return not (self.tags or self.models or self.apps)
-
     def matches(self, target: TargetInfo) -> bool:
         """Whether ``target`` is one of this selection (a scenario's filter: variants too)."""
         return (
@@ -92,15 +88,6 @@ class Selector:
                     f"{where}: targets.{key}: no target has {', '.join(map(repr, unknown))}; "
                     f"the target catalogue's {key}: {', '.join(known) or 'none'}"
                 )
-
-    def describe(self) -> str:
-        """As a reader would say it: "all", or "tags quick; models threads"."""
-        parts = [
-            f"{key} {', '.join(values)}"
-            for key, values in zip(KEYS, (self.tags, self.models, self.apps), strict=True)
-            if values
-        ]
-        return "; ".join(parts) or "all"
 
 
 ALL = Selector()

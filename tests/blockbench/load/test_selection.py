@@ -34,7 +34,6 @@ TARGETS = (
 def test_all_is_the_matrix_without_variants() -> None:
     assert selection.parse(None) == selection.parse("all") == selection.ALL
     assert selection.ALL.pick(TARGETS) == ("a", "b", "c", "d")
-    assert selection.ALL.describe() == "all"
 
 
 def test_a_tag_picks_its_targets_and_the_variants_tagged_so_beside_their_base() -> None:
@@ -46,7 +45,6 @@ def test_a_tag_picks_its_targets_and_the_variants_tagged_so_beside_their_base() 
 def test_keys_must_all_match_and_any_value_of_a_key_does() -> None:
     selector = selection.parse({"models": ["threads", "event-loop"], "apps": ["starlette"]})
     assert selector.pick(TARGETS) == ("c", "d")
-    assert selector.describe() == "models threads, event-loop; apps starlette"
     # A model picks no variant in a profile, but a scenario's filter lets one through.
     assert selector.matches(TARGETS[4])
     assert not Selector(tags=("small",), apps=("starlette",)).pick(TARGETS)

@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 
 from blockbench.apps import upstream_clients
 from blockbench.cli import app
+from blockbench.load import scenarios
 from blockbench.report import site as report
 from blockbench.report.verdict import verdicts
 from blockbench.results import Run, save_run
+from blockbench.targets import catalogue
 from tests.blockbench.report.pages import broken_links, parse
 from tests.blockbench.synthetic import make_client_run, make_run, without_bounds
 
@@ -182,6 +184,11 @@ def test_the_http_client_note_appears_only_with_upstream_scenarios(tmp_path: Pat
     for name in upstream_clients.DEFAULTS.values():
         assert f"{name} for " in text
     assert "In this run: aiohttp 3.14.5 : starlette-uvicorn httpx 0.28.1 :" in text
+    # The http-client profile's targets, by name, as its tags select them from the catalogue.
+    profile = scenarios.load().profile("http-client")
+    chosen = profile.targets.pick(catalogue.load(cores=1).targets)
+    assert "flask-gthread-httpx" in chosen
+    assert f"on the targets {', '.join(chosen)}, each default next to a variant" in text
     # The caveat it replaces, with its numbers from one machine, is gone.
     assert "also measure the HTTP client" not in text
 
