@@ -147,6 +147,18 @@ def test_results_are_what_the_contract_says(case: Case, both: tuple[Client, Clie
     assert body["result"] == expected[endpoint.name]
 
 
+# spin(1000): worked out from the generator's closed form in tests/blockbench/apps/test_cpu.py.
+CPU_CHECKSUM_1000 = 1219259225
+
+
+@pytest.mark.parametrize("offload", ["none", "process"])
+def test_both_do_the_known_cpu_work(both: tuple[Client, Client], offload: str) -> None:
+    for client in both:
+        reply = client.request("GET", f"/cpu?work=1000&offload={offload}")
+        assert reply.status == 200, reply.body
+        assert reply.json()["result"] == {"checksum": CPU_CHECKSUM_1000}, client.name
+
+
 def test_errors_name_the_parameter_and_its_range(both: tuple[Client, Client]) -> None:
     flask, starlette = both
     for client in (flask, starlette):

@@ -3,15 +3,67 @@ from __future__ import annotations
 import pytest
 
 from blockbench.report.points import scenarios
-from blockbench.report.verdict import blocking, headline, reference_users, verdict, verdicts
+from blockbench.report.verdict import headline, reference_users, verdict, verdicts
 from tests.blockbench.synthetic import make_client_run, make_run
 
+# Every model of the catalogue at the same closeness to its bound, so only the models differ.
+MODELS = ("flask-sync", "flask-gthread", "flask-gevent", "starlette-uvicorn")
+EVEN = {(scenario, target): 0.95 for scenario in ("io-sleep", "cpu") for target in MODELS}
 
-def test_blocking_models_hold_a_process_or_thread_per_request() -> None:
-    assert blocking("processes") and blocking("threads")
-    assert not blocking("green-threads")
-    assert not blocking("event-loop")
-    assert not blocking(None)
+
+def test_green_threads_are_set_against_the_best_blocking_target_not_beside_it() -> None:
+    # A request holds a process (flask-sync) or an OS thread (flask-gthread) for its whole
+    # wait; flask-gevent gives the wait back. So gevent, faster here, is the one compared.
+    run = make_run(targets=("flask-sync", "flask-gthread", "flask-gevent"), efficiency=EVEN)
+    io_sleep, cpu = verdicts(run)
+    rows = {row.target: row for row in io_sleep.rows}
+    assert [name for name, row in rows.items() if row.blocking] == ["flask-sync", "flask-gthread"]
+    assert io_sleep.best_blocking == "flask-gthread"
+    assert rows["flask-gevent"].ratio is not None and rows["flask-gevent"].ratio > 1
+    assert io_sleep.sentence.startswith(
+        "On io-sleep at 20 users, flask-gevent (green threads) served 1.02× flask-gthread "
+        "(threads), the best blocking target:"
+    )
+    # On CPU work the sync workers edge ahead: processes are the best blocking target there.
+    assert cpu.best_blocking == "flask-sync"
+    assert "flask-gevent (green threads) served 1.03× flask-sync (processes)" in cpu.sentence
+
+
+def test_event_loops_and_green_threads_alone_have_nothing_blocking_to_beat() -> None:
+    run = make_run(targets=("flask-gevent", "starlette-uvicorn"), efficiency=EVEN)
+    for found in verdicts(run):
+        assert found.best_blocking is None
+        assert all(row.ratio is None and not row.blocking for row in found.rows)
+        assert "every target here is non-blocking, so there is no blocking against" in (
+            found.sentence
+        )
+
+
+def test_processes_and_threads_alone_are_all_blocking() -> None:
+    io_sleep = verdicts(make_run(targets=("flask-sync", "flask-gthread"), efficiency=EVEN))[0]
+    assert io_sleep.best_blocking == "flask-gthread"
+    rows = {row.target: row for row in io_sleep.rows}
+    assert rows["flask-gthread"].ratio == 1.0
+    # Three sync workers against 32 threads, at 100 users of 100 ms waits.
+    assert rows["flask-sync"].ratio is not None and rows["flask-sync"].ratio < 0.2
+    assert io_sleep.sentence == (
+        "On io-sleep at 100 users, flask-gthread (threads) served the most (298 req/s); every "
+        "target here is blocking, so there is no blocking against non-blocking comparison."
+    )
+
+
+def test_a_target_whose_model_was_not_recorded_is_not_called_blocking() -> None:
+    run = make_run(targets=("flask-sync", "flask-gthread", "flask-gevent"), efficiency=EVEN)
+    unnamed = [
+        cell.model_copy(update={"model": None}) if cell.target == "flask-gthread" else cell
+        for cell in run.cells
+    ]
+    io_sleep = verdicts(run.model_copy(update={"cells": unnamed}))[0]
+    # Its 32 threads now count against the blocking side's best, the three sync workers.
+    assert io_sleep.best_blocking == "flask-sync"
+    gthread = {row.target: row for row in io_sleep.rows}["flask-gthread"]
+    assert not gthread.blocking
+    assert gthread.ratio is not None and gthread.ratio > 5
 
 
 def test_the_reference_is_the_highest_level_every_target_measured_validly() -> None:
