@@ -27,6 +27,14 @@ def first_wave(result: BurstResult) -> int:
     return sum(1 for answered in result.answers if answered < 2 * WAIT)
 
 
+def answer_spread(result: BurstResult) -> float:
+    """From the first answer to the last. Measured from the first answer rather than from the
+    burst's start, it leaves out what delays every request alike (opening the connections, a
+    busy machine waking the server up), which on a loaded 2-core machine can take more than
+    one WAIT; what is left is the waves themselves, one WAIT apart."""
+    return result.answers[-1] - result.answers[0]
+
+
 def process_tree(pid: int) -> list[psutil.Process]:
     leader = psutil.Process(pid)
     return [leader, *leader.children(recursive=True)]
