@@ -24,12 +24,13 @@ from blockbench.load import scenarios
 from blockbench.targets import catalogue, compose, serve, supervisor
 from tests.integration.probes import group_members, left_after, process_tree
 
-pytestmark = pytest.mark.integration
-
 _MARK = "BLOCKBENCH_TEST_SERVE"
 CLI = [sys.executable, "-c", "from blockbench.cli import main; main()", "serve"]
 STARTUP = 90.0
 SHUTDOWN = 30.0
+# A test waits for serve to start, then at most three times for things to stop: serve, its
+# children, the fixture's clean-up. Those waits' own messages come before the timeout's.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(STARTUP + 4 * SHUTDOWN)]
 # A target that cannot start, and one that can: the second must come up regardless.
 BROKEN_CATALOGUE = """
 [targets.broken]

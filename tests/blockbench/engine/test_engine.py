@@ -16,9 +16,10 @@ import pytest
 
 from blockbench import results
 
-pytestmark = pytest.mark.integration
-
+# Each `blockbench run` below is bounded by RUN_TIMEOUT (the tiny profile takes well under a
+# minute), and no test waits on more than two; the runs' own timeouts fire first.
 RUN_TIMEOUT = 180
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2 * RUN_TIMEOUT)]
 
 
 def blockbench(*args: str, marker: str) -> subprocess.Popen[str]:
@@ -123,6 +124,9 @@ def test_no_valid_level_beats_its_bound_and_each_names_one(tiny_run: results.Run
         for level in cell.levels:
             assert level.valid, level.flags
             assert level.binding == level.bounds[0].name
+            # Tight on purpose, and not a timing guess: a bound is what the server cannot beat
+            # however fast the machine, and a busy one only slows it further. The 2% is for the
+            # CPU per request (1-2 ms of a 100 ms wait), sampled in 10 ms clock ticks.
             assert level.efficiency is not None and level.efficiency <= 1.02, level.bounds[0]
             # Both instruments of the utilisation law recorded it (and it held: valid).
             assert level.target_cpu_utilisation is not None
