@@ -1,15 +1,16 @@
-"""Fixtures shared by the whole suite: the real upstream service and the database URL."""
+"""Fixtures shared by the whole suite: the real upstream service, the database URL, and the
+scenario catalogue."""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from blockbench.targets import supervisor
+from blockbench.load import scenarios
+from tests import servers
 
 
 @pytest.fixture(scope="session")
@@ -20,13 +21,7 @@ def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def upstream_url(logs_dir: Path) -> Iterator[str]:
     """The real slow upstream service, on a free loopback port, for the whole session."""
-    port = supervisor.free_port()
-    process = supervisor.start(
-        "upstream",
-        [sys.executable, "-m", "blockbench.upstream", "--port", str(port)],
-        port=port,
-        log_path=logs_dir / "upstream.log",
-    )
+    process = servers.upstream(logs_dir / "upstream.log")
     yield process.url
     process.stop()
 
@@ -44,3 +39,9 @@ def database_url() -> str:
             pytest.fail("DATABASE_URL is not set on CI; .ci/run must start PostgreSQL first")
         pytest.skip("DATABASE_URL is not set; run shared/ci/postgres.sh and export it")
     return url
+
+
+@pytest.fixture(scope="session")
+def scenario_catalogue() -> scenarios.Catalogue:
+    """The shipped scenarios and profiles (blockbench/load/scenarios.toml)."""
+    return scenarios.load()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from starlette.testclient import TestClient
 
 from asgi_app.app import create_app as create_starlette
 from blockbench.apps.settings import AppSettings
-from blockbench.targets import supervisor
+from tests import servers
 from wsgi_app.app import create_app as create_flask
 
 # Fields of /healthz that name the app itself, which is all the twins may differ in.
@@ -108,25 +107,9 @@ def app_env(settings: AppSettings) -> dict[str, str]:
 @contextlib.contextmanager
 def live(settings: AppSettings, logs: Path) -> Iterator[tuple[LiveClient, LiveClient]]:
     """Both twins as real servers on loopback: Flask on gunicorn, Starlette on uvicorn."""
-    flask_port, starlette_port = supervisor.free_port(), supervisor.free_port()
-    bind = f"{supervisor.LOOPBACK}:{flask_port}"
-    flask = supervisor.start(
-        "flask",
-        [sys.executable, "-m", "gunicorn", "-b", bind, "-k", "gthread", "--threads", "8",
-         "wsgi_app.app:create_app()"],
-        port=flask_port,
-        log_path=logs / "flask.log",
-        env=app_env(settings),
-    )  # fmt: skip
+    flask = servers.flask(logs / "flask.log", app_env(settings))
     try:
-        starlette = supervisor.start(
-            "starlette",
-            [sys.executable, "-m", "uvicorn", "--factory", "asgi_app.app:create_app",
-             "--host", supervisor.LOOPBACK, "--port", str(starlette_port)],
-            port=starlette_port,
-            log_path=logs / "starlette.log",
-            env=app_env(settings),
-        )  # fmt: skip
+        starlette = servers.starlette(logs / "starlette.log", app_env(settings))
     except BaseException:
         flask.stop()
         raise

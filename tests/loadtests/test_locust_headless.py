@@ -15,28 +15,18 @@ import pytest
 
 from blockbench.load import scenarios
 from blockbench.targets import supervisor
+from tests import servers
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 LOCUST = [sys.executable, "-m", "locust"]
 # Locust itself starts in about half a second; the runs below last 2-4 s.
 RUN_TIMEOUT = 60.0
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = supervisor.free_port()
-    app = supervisor.start(
-        "starlette-uvicorn",
-        [
-            *[sys.executable, "-m", "uvicorn", "--factory", "asgi_app.app:create_app"],
-            *["--host", supervisor.LOOPBACK, "--port", str(port), "--log-level", "warning"],
-        ],
-        port=port,
-        log_path=tmp_path_factory.mktemp("logs") / "app.log",
-        cwd=ROOT,
-    )
+def app_url(logs_dir: Path) -> Iterator[str]:
+    app = servers.starlette(logs_dir / "locust-app.log", access_log=False)
     yield app.url
     app.stop()
 
@@ -44,7 +34,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def locust(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*LOCUST, *args],
-        cwd=ROOT,
+        cwd=servers.ROOT,
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
@@ -88,7 +78,7 @@ def test_sweep_walks_its_levels_and_ends_the_run(app_url: str, tmp_path: Path) -
 
 
 def test_sweep_counts_each_levels_rate_from_its_users_completions(
-    app_url: str, tmp_path: Path
+    app_url: str, tmp_path: Path, scenario_catalogue: scenarios.Catalogue
 ) -> None:
     stats = tmp_path / "levels.jsonl"
     sweep = scenarios.Sweep((1, 4), warmup=1, hold=2)
@@ -98,7 +88,7 @@ def test_sweep_counts_each_levels_rate_from_its_users_completions(
         env={**sweep.env(), scenarios.LEVEL_STATS_ENV: str(stats)},
     )
     assert run.returncode == 0, run.stderr
-    [request] = scenarios.load().scenarios["io-sleep"].requests
+    [request] = scenario_catalogue.scenario("io-sleep").requests
     wait_s = float(request.params["ms"]) / 1000
     for level in (json.loads(line) for line in stats.read_text().splitlines()):
         total, users = level["total"], level["users"]
@@ -126,16 +116,19 @@ def web_ui(app_url: str, tmp_path: Path) -> Iterator[str]:
         env=scenarios.Sweep((2,), warmup=0, hold=1).env(),
         health_path="/",
         timeout=RUN_TIMEOUT,
-        cwd=ROOT,
+        cwd=servers.ROOT,
     )
     yield ui.url
     ui.stop()
 
 
-def test_web_ui_picks_any_workload_and_the_sweep(web_ui: str, app_url: str) -> None:
+def test_web_ui_picks_any_workload_and_the_sweep(
+    web_ui: str, scenario_catalogue: scenarios.Catalogue
+) -> None:
     page = httpx.get(web_ui + "/", timeout=10).text
     picker = json.loads(page.split('"available_user_classes": ', 1)[1].split("]", 1)[0] + "]")
-    assert sorted(picker) == sorted(s.workload for s in scenarios.load().scenarios.values())
+    workloads = [scenario.workload for scenario in scenario_catalogue.scenarios.values()]
+    assert sorted(picker) == sorted(workloads)
     assert '"available_shape_classes": ["Default", "StepSweep"]' in page
 
     form = {"user_classes": "Cpu", "shape_class": "StepSweep", "host": app_url}

@@ -13,11 +13,11 @@ from blockbench import results
 from blockbench.engine import bounds, engine
 from blockbench.engine.bounds import Measured, RequestPath, Setting
 from blockbench.load import scenarios
+from tests import recorded
 
-DATA = Path(__file__).resolve().parents[2] / "data"
 # Recorded runs: two tiny ones from before bounds existed (judged again here), and a quick
-# profile recorded with them (blockbench run --profile quick), run.json only.
-RECORDED = sorted([*(DATA / "results").iterdir(), *(DATA / "bounds").iterdir()])
+# profile recorded with them.
+RECORDED = sorted([*recorded.RESULTS.iterdir(), *recorded.BOUNDS.iterdir()])
 
 
 def _caps(workers: int = 1, per_worker: int | None = None, **pools: int) -> list[results.Cap]:
@@ -200,20 +200,15 @@ def test_in_flight_is_what_the_concurrency_model_serves_at_once() -> None:
     assert bounds.in_flight(_caps(workers=2, per_worker=None)) is None
 
 
-@pytest.fixture(scope="module")
-def catalogue() -> scenarios.Catalogue:
-    return scenarios.load()
-
-
-def test_request_paths_of_the_catalogue(catalogue: scenarios.Catalogue) -> None:
-    seq = RequestPath.of(catalogue.scenario("fanout-seq"))
-    par = RequestPath.of(catalogue.scenario("fanout-par"))
+def test_request_paths_of_the_catalogue(scenario_catalogue: scenarios.Catalogue) -> None:
+    seq = RequestPath.of(scenario_catalogue.scenario("fanout-seq"))
+    par = RequestPath.of(scenario_catalogue.scenario("fanout-par"))
     assert (seq.wait_s, seq.upstream_calls, seq.parallel_calls) == (0.4, 4, False)
     assert (par.wait_s, par.upstream_calls, par.parallel_calls) == (0.1, 4, True)
-    assert RequestPath.of(catalogue.scenario("cpu")).wait_s == 0
-    assert RequestPath.of(catalogue.scenario("cpu-offload")).offloaded == 1
-    assert RequestPath.of(catalogue.scenario("db")).db_hold_s == 0.1
-    mixed = catalogue.scenario("mixed")
+    assert RequestPath.of(scenario_catalogue.scenario("cpu")).wait_s == 0
+    assert RequestPath.of(scenario_catalogue.scenario("cpu-offload")).offloaded == 1
+    assert RequestPath.of(scenario_catalogue.scenario("db")).db_hold_s == 0.1
+    mixed = scenario_catalogue.scenario("mixed")
     assert RequestPath.of(mixed).wait_s == pytest.approx(0.09)
     # The mix actually sent: 80 waits and 20 CPU requests wait 80 ms on average.
     sent = RequestPath.of(mixed, {"/io/sleep": 80, "/cpu": 20})
@@ -287,7 +282,7 @@ def _level(
 
 
 def test_a_run_recorded_with_bounds_is_judged_the_same_again() -> None:
-    run = results.load_run(DATA / "bounds" / "20261128-quick-a")
+    run = results.load_run(recorded.BOUNDS / "20261128-quick-a")
     assert engine.revalidate(run) == run
     levels = [level for cell in run.cells for level in cell.levels]
     assert all(level.valid for level in levels)

@@ -11,14 +11,13 @@ import pytest
 
 from blockbench import results
 from blockbench.engine import engine, merge
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "results"
+from tests import recorded
 
 
 @pytest.fixture
 def base() -> results.Run:
     # Judged by today's rules, as a merge judges what it merges.
-    return engine.revalidate(results.load_run(DATA / "20261125-tiny-a"))
+    return engine.revalidate(results.load_run(recorded.RESULTS / "20261125-tiny-a"))
 
 
 def only(run: results.Run, scenario: str, run_id: str) -> results.Run:

@@ -8,18 +8,12 @@ from blockbench.engine import plan
 from blockbench.load import scenarios
 from blockbench.targets import catalogue as target_catalogue
 
-
-@pytest.fixture(scope="module")
-def catalogue() -> scenarios.Catalogue:
-    return scenarios.load()
-
-
 KNOWN = target_catalogue.load(cores=1).targets
 
 
-def test_repeats_are_interleaved(catalogue: scenarios.Catalogue) -> None:
+def test_repeats_are_interleaved(scenario_catalogue: scenarios.Catalogue) -> None:
     steps = plan.steps(
-        catalogue, KNOWN, profile="tiny", only_targets=["flask-sync", "starlette-uvicorn"],
+        scenario_catalogue, KNOWN, profile="tiny", only_targets=["flask-sync", "starlette-uvicorn"],
         repeat=2,
     )  # fmt: skip
     order = [(step.target, step.repeat) for step in steps]
@@ -31,34 +25,38 @@ def test_repeats_are_interleaved(catalogue: scenarios.Catalogue) -> None:
     ]
 
 
-def test_overrides_replace_the_profile(catalogue: scenarios.Catalogue) -> None:
+def test_overrides_replace_the_profile(scenario_catalogue: scenarios.Catalogue) -> None:
     (step,) = plan.steps(
-        catalogue, KNOWN, profile="tiny", only_targets=["flask-sync"], levels=[3, 7],
+        scenario_catalogue, KNOWN, profile="tiny", only_targets=["flask-sync"], levels=[3, 7],
         warmup=0.5, hold=1.5,
     )  # fmt: skip
     assert step.sweep == scenarios.Sweep(levels=(3, 7), warmup=0.5, hold=1.5)
 
 
-def test_bad_requests_are_refused_clearly(catalogue: scenarios.Catalogue) -> None:
+def test_bad_requests_are_refused_clearly(scenario_catalogue: scenarios.Catalogue) -> None:
     with pytest.raises(plan.PlanError, match="unknown target nope"):
-        plan.steps(catalogue, KNOWN, only_targets=["nope"])
+        plan.steps(scenario_catalogue, KNOWN, only_targets=["nope"])
     with pytest.raises(plan.PlanError, match="repeat"):
-        plan.steps(catalogue, KNOWN, repeat=0)
+        plan.steps(scenario_catalogue, KNOWN, repeat=0)
     with pytest.raises(scenarios.CatalogueError, match="no scenario"):
-        plan.steps(catalogue, KNOWN, only_scenarios=["nope"])
+        plan.steps(scenario_catalogue, KNOWN, only_scenarios=["nope"])
 
 
-def test_what_the_scenario_catalogue_selects_must_exist(catalogue: scenarios.Catalogue) -> None:
+def test_what_the_scenario_catalogue_selects_must_exist(
+    scenario_catalogue: scenarios.Catalogue,
+) -> None:
     # quick selects the tag quick; blocking-bug the tag blocking-bug: no target has them here.
     untagged = [t for t in KNOWN if not {"quick", "blocking-bug"} & set(t.tags)]
     with pytest.raises(plan.PlanError, match="profile 'quick': targets.tags: no target has 'qu"):
-        plan.steps(catalogue, untagged, profile="quick")
+        plan.steps(scenario_catalogue, untagged, profile="quick")
     with pytest.raises(
         plan.PlanError, match="scenario 'blocking-bug': targets.tags: no target has 'blocking-bug'"
     ):
-        plan.steps(catalogue, untagged, profile="full", only_scenarios=["blocking-bug"])
+        plan.steps(scenario_catalogue, untagged, profile="full", only_scenarios=["blocking-bug"])
     # Targets given instead of the profile's: the profile's own selection is not used, nor checked.
-    steps = plan.steps(catalogue, untagged, profile="quick", only_targets=[untagged[0].name])
+    steps = plan.steps(
+        scenario_catalogue, untagged, profile="quick", only_targets=[untagged[0].name]
+    )
     assert {step.target for step in steps} == {untagged[0].name}
 
 
@@ -78,27 +76,29 @@ def test_target_urls() -> None:
 
 
 def test_a_profiles_all_means_the_matrix_without_variants(
-    catalogue: scenarios.Catalogue,
+    scenario_catalogue: scenarios.Catalogue,
 ) -> None:
-    steps = plan.steps(catalogue, KNOWN, profile="full", only_scenarios=["upstream"])
+    steps = plan.steps(scenario_catalogue, KNOWN, profile="full", only_scenarios=["upstream"])
     assert [step.target for step in steps] == [t.name for t in KNOWN if t.variant_of is None]
     assert "flask-gthread-httpx" in [t.name for t in KNOWN]
-    named = plan.steps(catalogue, KNOWN, only_targets=["flask-gthread-httpx"])
+    named = plan.steps(scenario_catalogue, KNOWN, only_targets=["flask-gthread-httpx"])
     assert {step.target for step in named} == {"flask-gthread-httpx"}
 
 
-def test_a_profile_runs_the_targets_its_tags_select(catalogue: scenarios.Catalogue) -> None:
-    steps = plan.steps(catalogue, KNOWN, profile="tiny")
+def test_a_profile_runs_the_targets_its_tags_select(
+    scenario_catalogue: scenarios.Catalogue,
+) -> None:
+    steps = plan.steps(scenario_catalogue, KNOWN, profile="tiny")
     assert [step.target for step in steps] == [t.name for t in KNOWN if "tiny" in t.tags]
     assert len(steps) == 2
 
 
-def test_a_misspelt_tag_fails_the_plan(catalogue: scenarios.Catalogue) -> None:
+def test_a_misspelt_tag_fails_the_plan(scenario_catalogue: scenarios.Catalogue) -> None:
     untagged = [replace(t, tags=tuple(g for g in t.tags if g != "blocking-bug")) for t in KNOWN]
     with pytest.raises(plan.PlanError, match="the scenario catalogue: .*no target has 'blocking"):
-        plan.steps(catalogue, untagged, profile="full")
+        plan.steps(scenario_catalogue, untagged, profile="full")
     # Only what this run selects is checked: tiny runs io-sleep alone, on the targets it tags.
-    assert plan.steps(catalogue, untagged, profile="tiny")
+    assert plan.steps(scenario_catalogue, untagged, profile="tiny")
 
 
 def test_app_env() -> None:

@@ -8,16 +8,13 @@ import pytest
 
 from blockbench.report import site as report
 from blockbench.results import Run, load_run
-
-DATA = Path(__file__).parents[2] / "data"
-# Real results of two short runs (blockbench run --profile tiny --scenarios io-sleep,cpu
-# --targets flask-sync,flask-gthread,starlette-uvicorn --levels 1,10 --repeat 2), run.json only.
-RESULTS = DATA / "results"
+from tests import recorded
 
 
 @pytest.fixture(scope="session")
 def results_dir() -> Path:
-    return RESULTS
+    """Real results of two short runs (tests/recorded.py)."""
+    return recorded.RESULTS
 
 
 @pytest.fixture(scope="session")

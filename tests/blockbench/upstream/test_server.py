@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from blockbench.targets import supervisor
 from blockbench.upstream import server as upstream
 from blockbench.upstream.burst import burst
 from blockbench.upstream.calibration import CalibrationError, measure_cpu_per_call
+from tests import servers
 from tests.integration.probes import left_after, process_tree
 
 pytestmark = pytest.mark.integration
@@ -184,16 +184,9 @@ def test_the_cache_of_prepared_answers_stays_bounded() -> None:
     assert upstream.lookup(b"GET", b"/delay?ms=7").delay == 0.007
 
 
-def _start(tmp_path: Path, processes: int) -> supervisor.ManagedProcess:
-    port = supervisor.free_port()
-    command = [sys.executable, "-m", "blockbench.upstream", "--port", str(port)]
-    command += ["--processes", str(processes)]
-    return supervisor.start("upstream", command, port=port, log_path=tmp_path / "upstream.log")
-
-
 @pytest.fixture
 def two_processes(tmp_path: Path) -> Iterator[supervisor.ManagedProcess]:
-    server = _start(tmp_path, processes=2)
+    server = servers.upstream(tmp_path / "upstream.log", processes=2)
     yield server
     server.stop()
 
@@ -227,7 +220,7 @@ def test_the_parent_exits_when_a_worker_dies(
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_cpu_per_call_is_measured_over_every_process(tmp_path: Path, processes: int) -> None:
-    server = _start(tmp_path, processes)
+    server = servers.upstream(tmp_path / "upstream.log", processes=processes)
     try:
         # Few calls, so a handful of 10 ms CPU clock ticks: the bounds are wide on purpose.
         cpu = measure_cpu_per_call(server.url, [server.pid], calls=5000, concurrency=50)
