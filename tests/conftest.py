@@ -1,5 +1,5 @@
-"""Fixtures shared by the whole suite: the real upstream service, the database URL, and the
-scenario catalogue."""
+"""Fixtures shared by the whole suite: the real upstream service, the database URL, a port
+nothing listens on, and the scenario catalogue."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from blockbench.load import scenarios
+from blockbench.targets import supervisor
 from tests import servers
 
 
@@ -45,3 +46,9 @@ def database_url() -> str:
 def scenario_catalogue() -> scenarios.Catalogue:
     """The shipped scenarios and profiles (blockbench/load/scenarios.toml)."""
     return scenarios.load()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on: a connection to it is refused at once."""
+    return supervisor.free_port()

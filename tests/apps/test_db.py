@@ -9,7 +9,6 @@ import pytest
 
 from blockbench.apps import contract
 from blockbench.apps.settings import AppSettings
-from blockbench.targets import supervisor
 from tests.apps import twins
 
 pytestmark = pytest.mark.db
@@ -52,9 +51,8 @@ def test_no_database_url_is_a_clear_503(upstream_url: str) -> None:
     assert flask_reply.comparable() == starlette_reply.comparable()
 
 
-def test_database_down_is_a_503_not_a_hang(upstream_url: str) -> None:
-    # Nothing listens on this port: connections are refused.
-    down = f"postgresql://bench:bench@127.0.0.1:{supervisor.free_port()}/bench"
+def test_database_down_is_a_503_not_a_hang(upstream_url: str, closed_port: int) -> None:
+    down = f"postgresql://bench:bench@127.0.0.1:{closed_port}/bench"
     settings = AppSettings(upstream_url=upstream_url, database_url=down, db_pool_timeout=1.0)
     with twins.in_process(settings) as (flask, starlette):
         started = time.perf_counter()
@@ -66,8 +64,8 @@ def test_database_down_is_a_503_not_a_hang(upstream_url: str) -> None:
     assert elapsed < 10  # bounded by DB_POOL_TIMEOUT, with room for a slow machine
 
 
-def test_upstream_down_is_a_503(upstream_url: str) -> None:
-    down = f"http://127.0.0.1:{supervisor.free_port()}"
+def test_upstream_down_is_a_503(closed_port: int) -> None:
+    down = f"http://127.0.0.1:{closed_port}"
     with twins.in_process(AppSettings(upstream_url=down)) as (flask, starlette):
         for url in ("/io/upstream?ms=1", "/io/fanout?n=2&ms=1&mode=par"):
             flask_reply = flask.request("GET", url)

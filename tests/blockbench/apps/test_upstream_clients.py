@@ -17,7 +17,6 @@ import pytest
 
 from blockbench.apps import contract, upstream_clients
 from blockbench.apps.upstream_clients import ClientChoiceError
-from blockbench.targets import supervisor
 from tests.blockbench.apps import bad_upstream
 
 REPO = Path(__file__).resolve().parents[3]
@@ -33,10 +32,6 @@ ASYNC = [kind for kind in upstream_clients.KINDS if kind.family == "async"]
 def bad_url() -> Iterator[str]:
     with bad_upstream.serving() as url:
         yield url
-
-
-def down_url() -> str:
-    return f"http://127.0.0.1:{supervisor.free_port()}"
 
 
 @pytest.mark.parametrize(
@@ -108,9 +103,9 @@ def test_blocking_clients_turn_every_failure_into_a_quick_503(
 
 @pytest.mark.parametrize("kind", BLOCKING, ids=lambda kind: kind.name)
 def test_blocking_clients_give_a_503_when_the_upstream_is_down(
-    kind: upstream_clients.ClientKind,
+    kind: upstream_clients.ClientKind, closed_port: int
 ) -> None:
-    client = upstream_clients.blocking(kind, down_url(), 4)
+    client = upstream_clients.blocking(kind, f"http://127.0.0.1:{closed_port}", 4)
     with pytest.raises(contract.Unavailable):
         client.get("/delay?ms=1", TIMEOUT_S)
     client.close()
@@ -147,10 +142,10 @@ def test_async_clients_answer_and_turn_every_failure_into_a_quick_503(
 
 @pytest.mark.parametrize("kind", ASYNC, ids=lambda kind: kind.name)
 def test_async_clients_give_a_503_when_the_upstream_is_down(
-    kind: upstream_clients.ClientKind,
+    kind: upstream_clients.ClientKind, closed_port: int
 ) -> None:
     async def call() -> None:
-        client = upstream_clients.asynchronous(kind, down_url(), 4)
+        client = upstream_clients.asynchronous(kind, f"http://127.0.0.1:{closed_port}", 4)
         try:
             await client.get("/delay?ms=1", TIMEOUT_S)
         finally:

@@ -229,7 +229,7 @@ def test_cpu_per_call_is_measured_over_every_process(tmp_path: Path, processes: 
     assert 1e-6 < cpu < 5e-3
 
 
-def test_cpu_per_call_names_the_upstream_it_cannot_reach() -> None:
-    url = f"http://127.0.0.1:{supervisor.free_port()}"
+def test_cpu_per_call_names_the_upstream_it_cannot_reach(closed_port: int) -> None:
+    url = f"http://127.0.0.1:{closed_port}"
     with pytest.raises(CalibrationError, match=f"could not call the upstream at {url}"):
         measure_cpu_per_call(url, [os.getpid()], calls=10)
