@@ -44,10 +44,11 @@ def _chart_background() -> str:
 
 
 def test_the_contrast_formula_matches_wcags_reference_values() -> None:
-    # The extremes and the W3C's own worked example (#777777 on white: 4.48).
+    # The extremes, and the greys either side of WCAG AA's 4.5:1 for text on white.
     assert _contrast("#000000", "#FFFFFF") == pytest.approx(21.0)
     assert _contrast("#FFFFFF", "#FFFFFF") == pytest.approx(1.0)
     assert _contrast("#777777", "#FFFFFF") == pytest.approx(4.48, abs=0.01)
+    assert _contrast("#FFFFFF", "#767676") == pytest.approx(4.54, abs=0.01)
 
 
 def test_the_catalogue_bases_keep_their_published_looks() -> None:
