@@ -123,7 +123,7 @@ def web_ui(app_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 def test_web_ui_picks_any_workload_and_the_sweep(
-    web_ui: str, scenario_catalogue: scenarios.Catalogue
+    web_ui: str, app_url: str, scenario_catalogue: scenarios.Catalogue
 ) -> None:
     page = httpx.get(web_ui + "/", timeout=10).text
     picker = json.loads(page.split('"available_user_classes": ', 1)[1].split("]", 1)[0] + "]")
