@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
+    PrivateAttr,
     ValidationInfo,
     model_validator,
 )
@@ -256,7 +257,7 @@ def _checked(data: dict[str, Any], cores: int, source: str) -> Catalogue:
     if cores < 1:
         raise CatalogueError(f"cores must be at least 1, got {cores}")
     file = catalogues.validate(_File, data, source, {"targets": "target"}, {"cores": cores})
-    return Catalogue(file.build(cores), source)
+    return Catalogue(file.built, source)
 
 
 def check_settings(target: Target, where: str) -> None:
@@ -444,6 +445,9 @@ class _File(BaseModel):
     model_config = catalogues.ENTRY
 
     targets: Annotated[dict[Name, _Entry], Field(min_length=1)]
+    # The targets as the last validator built them to check their apps' environments, kept so
+    # that loading builds each target once.
+    _built: tuple[Target, ...] = PrivateAttr(default=())
 
     @model_validator(mode="before")
     @classmethod
@@ -477,11 +481,15 @@ class _File(BaseModel):
 
     @model_validator(mode="after")
     def _apps_accept_their_environment(self, info: ValidationInfo) -> _File:
-        for target in self.build(_cores(info)):
+        self._built = tuple(
+            entry.target(name, _cores(info)) for name, entry in self.targets.items()
+        )
+        for target in self._built:
             problem = _settings_problem(target)
             if problem:
                 raise catalogues.Invalid(problem, "targets", target.name, "env")
         return self
 
-    def build(self, cores: int) -> tuple[Target, ...]:
-        return tuple(entry.target(name, cores) for name, entry in self.targets.items())
+    @property
+    def built(self) -> tuple[Target, ...]:
+        return self._built

@@ -67,6 +67,19 @@ def test_the_shipped_catalogue_loads_with_every_required_target(cores: int) -> N
         assert target.cores == cores
 
 
+def test_loading_builds_each_target_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    build_one = catalogue._Entry.target
+
+    def counted(self: catalogue._Entry, name: str, cores: int) -> Target:
+        built.append(name)
+        return build_one(self, name, cores)
+
+    monkeypatch.setattr(catalogue._Entry, "target", counted)
+    shipped = catalogue.load(cores=2)
+    assert sorted(built) == sorted(shipped.names())
+
+
 def test_shipped_capacities_follow_the_rules_of_each_model() -> None:
     for cores in (1, 2, 4):
         shipped = catalogue.load(cores=cores)
