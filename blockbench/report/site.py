@@ -86,7 +86,10 @@ def build_run_page(folder: Path, out_dir: Path) -> Path:
     # The results beside the page, byte for byte, so a published number can be checked; the
     # copy gets ordinary permissions, not the private ones results files are written with.
     page_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(folder / RUN_FILE, page_dir / RUN_FILE)
+    # A published page's own folder may be given as the run (compare reports/runs/<id> ...):
+    # it already holds the file.
+    if not (page_dir / RUN_FILE).exists() or not (folder / RUN_FILE).samefile(page_dir / RUN_FILE):
+        shutil.copyfile(folder / RUN_FILE, page_dir / RUN_FILE)
     return render("run.html", page_dir / PAGE, base="../../", **run_page.context(run))
 
 

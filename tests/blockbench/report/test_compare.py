@@ -91,3 +91,16 @@ def test_the_page_links_both_runs_and_the_index_lists_it(tmp_path: Path) -> None
     assert broken_links(tmp_path / "reports") == []
     index_links = [value for _, _, value in parse(tmp_path / "reports" / "index.html").links]
     assert f"compare/{page.parent.name}/index.html" in index_links
+
+
+def test_a_published_pages_folder_is_accepted_as_a_run(tmp_path: Path) -> None:
+    # The help says a folder is accepted: the published page's own folder (reports/runs/<id>)
+    # holds run.json too, and comparing it used to copy that file onto itself and fail.
+    for run in (BEFORE, AFTER):
+        save_run(tmp_path / "results" / run.run_id, run)
+    out = ["--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]
+    assert CliRunner().invoke(app, ["report", BEFORE.run_id, *out]).exit_code == 0
+    published = tmp_path / "reports" / "runs" / BEFORE.run_id
+    result = CliRunner().invoke(app, ["compare", str(published), AFTER.run_id, *out])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "reports" / "compare" / f"{BEFORE.run_id}--vs--{AFTER.run_id}").is_dir()
