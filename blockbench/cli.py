@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from typer.core import TyperGroup
@@ -25,8 +28,21 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except BlockbenchError as exc:
-            typer.echo(f"blockbench: {exc}", err=True)
-            raise typer.Exit(USER_ERROR) from None
+            _fail(str(exc))
+        except typer.TyperException as exc:
+            # A value the command line's parser refused (typer's click UsageError, a private
+            # type): one line that names the option, not a usage box. Anything else typer
+            # raises (a request for help) goes on as it would.
+            usage = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+                raise
+            where = f" (see {usage.command_path} --help)" if usage is not None else ""
+            _fail(f"{exc.format_message()}{where}")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"blockbench: {message}", err=True)
+    raise typer.Exit(USER_ERROR)
 
 
 app = typer.Typer(
@@ -34,7 +50,57 @@ app = typer.Typer(
     help="Measure when non-blocking (ASGI) Python servers beat blocking (WSGI) ones.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: each option with its metavar (SECONDS, NAME=URL), not a type label in a box,
+    # and within 80 columns.
+    rich_markup_mode=None,
 )
+
+
+# What a run id may be: it names a folder, so a plain name, never a path.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _run_id(value: str | None) -> str | None:
+    if value is not None and not _RUN_ID.fullmatch(value):
+        raise typer.BadParameter(
+            f"takes a name of letters, digits, '.', '_' and '-' (a folder of --results); "
+            f"got {value!r}"
+        )
+    return value
+
+
+# Comparisons that NaN fails too; an infinite warm-up or hold would never end.
+def _warmup(value: float | None) -> float | None:
+    if value is not None and not 0 <= value < math.inf:
+        raise typer.BadParameter(f"takes seconds, 0 or more; got {value:g}")
+    return value
+
+
+def _hold(value: float | None) -> float | None:
+    if value is not None and not 0 < value < math.inf:
+        raise typer.BadParameter(f"takes seconds, more than 0; got {value:g}")
+    return value
+
+
+def _url(value: str | None, schemes: tuple[str, ...], example: str) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - a port out of range raises here
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in schemes or not parts.hostname:
+        raise typer.BadParameter(f"takes a URL like {example}; got {value!r}")
+    return value
+
+
+def _http_url(value: str | None) -> str | None:
+    return _url(value, ("http", "https"), "http://127.0.0.1:8900")
+
+
+def _database_url(value: str | None) -> str | None:
+    return _url(value, ("postgresql", "postgres"), "postgresql://bench:bench@127.0.0.1:5432/bench")
 
 
 @app.callback()
@@ -44,9 +110,13 @@ def _group() -> None:
 
 @app.command()
 def upstream(
-    host: str = typer.Option(DEFAULT_UPSTREAM_HOST, help="Address to listen on."),
-    port: int = typer.Option(DEFAULT_UPSTREAM_PORT, help="Port to listen on."),
-    processes: int = typer.Option(1, min=1, help="Event-loop processes sharing the port."),
+    host: str = typer.Option(DEFAULT_UPSTREAM_HOST, metavar="HOST", help="Address to listen on."),
+    port: int = typer.Option(
+        DEFAULT_UPSTREAM_PORT, min=1, max=65535, metavar="PORT", help="Port to listen on."
+    ),
+    processes: int = typer.Option(
+        1, min=1, metavar="N", help="Event-loop processes sharing the port."
+    ),
 ) -> None:
     """Run the slow upstream service (GET /delay?ms=N answers after N ms)."""
     from blockbench.upstream import server as upstream_service
@@ -56,7 +126,9 @@ def upstream(
 
 CatalogueOption = Annotated[
     Path | None,
-    typer.Option(help="A target catalogue file instead of blockbench/targets/targets.toml."),
+    typer.Option(
+        metavar="FILE", help="A target catalogue file instead of blockbench/targets/targets.toml."
+    ),
 ]
 
 
@@ -80,16 +152,24 @@ def serve(
     base_port: Annotated[
         int | None,
         typer.Option(
+            metavar="PORT",
             help="Stable ports: the upstream on it, each target on base + 1 + its position in "
-            "the catalogue. Default: free ports."
+            "the catalogue. Default: free ports.",
         ),
     ] = None,
-    log_dir: Annotated[Path, typer.Option(help="Where each run's log folder goes.")] = Path(
-        ".blockbench/logs"
-    ),
+    log_dir: Annotated[
+        Path, typer.Option(metavar="DIR", help="Where each run's log folder goes.")
+    ] = Path(".blockbench/logs"),
     catalogue: CatalogueOption = None,
 ) -> None:
-    """Start targets and the upstream on loopback until Ctrl-C; then stop every process."""
+    """Start targets and the upstream on loopback until Ctrl-C; then stop every process.
+
+    \b
+    Examples:
+      blockbench targets                               # the names to give
+      blockbench serve NAME NAME
+      blockbench serve --all --base-port 8100
+    """
     from blockbench.targets import serve as serving
 
     found, budget = serving.load(catalogue)
@@ -108,7 +188,10 @@ def compose(
         bool, typer.Option("--check", help="Write nothing; fail if a file is out of date.")
     ] = False,
     out: Annotated[
-        Path, typer.Option("--out", help="The checkout's root, where the compose files are.")
+        Path,
+        typer.Option(
+            "--out", metavar="DIR", help="The checkout's root, where the compose files are."
+        ),
     ] = Path("."),
     catalogue: CatalogueOption = None,
 ) -> None:
@@ -138,54 +221,100 @@ def _names(values: list[str] | None) -> tuple[str, ...]:
 @app.command()
 def run(
     profile: Annotated[
-        str | None, typer.Option(help="quick (the default), full or tiny: see scenarios.toml.")
+        str | None,
+        typer.Option(metavar="NAME", help="quick (the default), full or tiny: see scenarios.toml."),
     ] = None,
     scenarios: Annotated[
-        list[str] | None, typer.Option(help="Only these scenarios (comma list or repeated).")
+        list[str] | None,
+        typer.Option(metavar="NAME,...", help="Only these scenarios (comma list or repeated)."),
     ] = None,
     targets: Annotated[
-        list[str] | None, typer.Option(help="Only these targets (comma list or repeated).")
+        list[str] | None,
+        typer.Option(metavar="NAME,...", help="Only these targets (comma list or repeated)."),
     ] = None,
     levels: Annotated[
-        str | None, typer.Option(help="Concurrency levels instead of the profile's: 1,10,50.")
+        str | None,
+        typer.Option(
+            metavar="USERS,...", help="Concurrency levels instead of the profile's: 1,10,50."
+        ),
     ] = None,
-    warmup: Annotated[float | None, typer.Option(help="Seconds of warm-up per level.")] = None,
-    hold: Annotated[float | None, typer.Option(help="Seconds measured per level.")] = None,
-    repeat: Annotated[int, typer.Option(help="Repeats, interleaved across targets.")] = 1,
-    processes: Annotated[int, typer.Option(help="Locust processes driving the load.")] = 1,
+    warmup: Annotated[
+        float | None,
+        typer.Option(metavar="SECONDS", callback=_warmup, help="Warm-up per level (0 or more)."),
+    ] = None,
+    hold: Annotated[
+        float | None,
+        typer.Option(metavar="SECONDS", callback=_hold, help="Measured per level (more than 0)."),
+    ] = None,
+    repeat: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Repeats, interleaved across targets.")
+    ] = 1,
+    processes: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Locust processes driving the load.")
+    ] = 1,
     target_url: Annotated[
         list[str] | None,
-        typer.Option(help="NAME=URL: measure a server already running (e.g. in compose)."),
+        typer.Option(
+            metavar="NAME=URL", help="Measure a server already running (e.g. in compose)."
+        ),
     ] = None,
     target_cores: Annotated[
         int | None,
-        typer.Option(help="Cores the --target-url servers have (their capacity depends on it)."),
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="Cores the --target-url servers have (their capacity depends on it).",
+        ),
     ] = None,
     upstream_url: Annotated[
-        str | None, typer.Option(help="Use this upstream service instead of starting one.")
+        str | None,
+        typer.Option(
+            metavar="URL",
+            callback=_http_url,
+            help="Use this upstream service instead of starting one.",
+        ),
     ] = None,
     app_env: Annotated[
         list[str] | None,
-        typer.Option(help="KEY=VALUE for every target's app, e.g. UPSTREAM_CLIENT=httpx."),
+        typer.Option(
+            metavar="KEY=VALUE", help="For every target's app, e.g. UPSTREAM_CLIENT=httpx."
+        ),
     ] = None,
     database_url: Annotated[
-        str | None, typer.Option(help="PostgreSQL for the db scenario (default: $DATABASE_URL).")
+        str | None,
+        typer.Option(
+            metavar="URL",
+            callback=_database_url,
+            help="PostgreSQL for the db scenario (default: $DATABASE_URL).",
+        ),
     ] = None,
-    results_dir: Annotated[Path, typer.Option("--results", help="Where runs are written.")] = Path(
-        "results"
-    ),
+    results_dir: Annotated[
+        Path, typer.Option("--results", metavar="DIR", help="Where runs are written.")
+    ] = Path("results"),
     reports_dir: Annotated[
-        Path, typer.Option("--reports", help="Where the report pages are built.")
+        Path, typer.Option("--reports", metavar="DIR", help="Where the report pages are built.")
     ] = Path("reports"),
     resume: Annotated[
-        str | None, typer.Option(help="Continue an unfinished run, by its id.")
+        str | None,
+        typer.Option(metavar="RUN_ID", callback=_run_id, help="Continue an unfinished run."),
     ] = None,
     run_id: Annotated[
-        str | None, typer.Option(help="Name the run (default: time-profile).")
+        str | None,
+        typer.Option(
+            metavar="RUN_ID", callback=_run_id, help="Name the run (default: time-profile)."
+        ),
     ] = None,
     report: Annotated[bool, typer.Option(help="Build the report pages at the end.")] = True,
 ) -> None:
-    """Measure every scenario of a profile on every target, level by level; then report."""
+    """Measure every scenario of a profile on every target, level by level; then report.
+
+    \b
+    Examples:
+      blockbench run                                   # the quick profile
+      blockbench run --profile full --repeat 3
+      blockbench run --scenarios io-sleep --levels 1,10,50 --hold 5
+      blockbench run --resume 20261128-101500-quick    # after Ctrl-C
+    """
     import sys
 
     from rich.console import Console
@@ -211,10 +340,6 @@ def run(
         run_id=run_id,
         command=tuple(sys.argv),
     )
-    if processes < 1:
-        raise plan.PlanError(f"--processes must be 1 or more, got {processes}")
-    if target_cores is not None and target_cores < 1:
-        raise plan.PlanError(f"--target-cores must be 1 or more, got {target_cores}")
     machine = engine.Engine(options)
     if resume:
         started = engine.resume(results_dir, resume)
@@ -240,9 +365,10 @@ def run(
 
 
 ResultsOption = Annotated[
-    Path, typer.Option("--results", help="Where the runs are: results/<run-id>/run.json.")
+    Path,
+    typer.Option("--results", metavar="DIR", help="Where the runs are: results/<run-id>/run.json."),
 ]
-OutOption = Annotated[Path, typer.Option("--out", help="Where the report pages go.")]
+OutOption = Annotated[Path, typer.Option("--out", metavar="DIR", help="Where the report pages go.")]
 
 
 @app.command()
@@ -254,7 +380,13 @@ def report(
     results_dir: ResultsOption = Path("results"),
     out: OutOption = Path("reports"),
 ) -> None:
-    """Build the static report site: a page per run, and an index of every run with a page."""
+    """Build the static report site: a page per run, and an index of every run with a page.
+
+    \b
+    Examples:
+      blockbench report                                # every run in results/
+      blockbench report 20261128-101500-quick
+    """
     from blockbench.report import site
 
     page = site.build_site(results_dir, out, runs)
@@ -269,10 +401,17 @@ def merge(
     updates: Annotated[
         list[str], typer.Argument(metavar="RUN...", help="Runs whose scenarios replace base's.")
     ],
-    run_id: Annotated[str, typer.Option(help="The merged run's id.")],
+    run_id: Annotated[
+        str, typer.Option(metavar="RUN_ID", callback=_run_id, help="The merged run's id.")
+    ],
     results_dir: ResultsOption = Path("results"),
 ) -> None:
-    """Merge runs: BASE with the scenarios of each RUN measured again; writes a new run."""
+    """Merge runs: BASE with the scenarios of each RUN measured again; writes a new run.
+
+    \b
+    Example:
+      blockbench merge 20261128-full 20261128-io-again --run-id 20261128-full-merged
+    """
     from blockbench import results as stored
     from blockbench.engine import merge as merging
     from blockbench.report import site
@@ -299,7 +438,12 @@ def compare(
     results_dir: ResultsOption = Path("results"),
     out: OutOption = Path("reports"),
 ) -> None:
-    """Compare two runs level by level; flag changes beyond the spread of their repeats."""
+    """Compare two runs level by level; flag changes beyond the spread of their repeats.
+
+    \b
+    Example:
+      blockbench compare 20261128-101500-quick reports/runs/20261127-090000-quick
+    """
     from rich.console import Console
 
     from blockbench.report import compare as comparing
@@ -310,7 +454,8 @@ def compare(
 
 
 def main() -> None:
-    app()
+    # The same name in every message however it was started (python -m blockbench.cli too).
+    app(prog_name="blockbench")
 
 
 if __name__ == "__main__":

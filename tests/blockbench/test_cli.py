@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,39 @@ BAD_TARGETS = '[targets.t]\napp = "django"\n'
         (["run", "--targets", "nope"], {}, "unknown target nope; the targets: flask-sync"),
         (["run", "--scenarios", "nope"], {}, "no scenario 'nope'; the scenarios: io-sleep"),
         (["run", "--profile", "nope"], {}, "no profile 'nope'; the profiles: quick"),
+        # Every option of run, refused before anything starts.
+        (["run", "--levels", "abc"], {}, "--levels takes numbers of users, 1 or more"),
+        (["run", "--levels", "0,-5"], {}, "--levels takes numbers of users, 1 or more"),
+        (["run", "--warmup", "-1"], {}, "'--warmup': takes seconds, 0 or more; got -1"),
+        (["run", "--warmup", "inf"], {}, "'--warmup': takes seconds, 0 or more; got inf"),
+        (["run", "--hold", "-1"], {}, "'--hold': takes seconds, more than 0; got -1"),
+        (["run", "--hold", "0"], {}, "'--hold': takes seconds, more than 0; got 0"),
+        (["run", "--hold", "nan"], {}, "'--hold': takes seconds, more than 0; got nan"),
+        (["run", "--hold", "soon"], {}, "'--hold': "),
+        (["run", "--repeat", "0"], {}, "'--repeat': Input should be greater than or equal to 1"),
+        (["run", "--processes", "0"], {}, "'--processes': Input should be greater than or equal"),
+        (["run", "--target-cores", "0"], {}, "'--target-cores': Input should be greater than"),
+        (["run", "--target-url", "x"], {}, "--target-url takes NAME=URL"),
+        (["run", "--upstream-url", "ftp://x"], {}, "'--upstream-url': takes a URL like http://"),
+        (["run", "--upstream-url", "http://:99"], {}, "'--upstream-url': takes a URL like"),
+        (["run", "--database-url", "http://x"], {}, "'--database-url': takes a URL like postgr"),
+        (["run", "--app-env", "X"], {}, "--app-env takes KEY=VALUE"),
+        (["run", "--run-id", "../x"], {}, "'--run-id': takes a name of letters, digits"),
+        (["run", "--resume", "/etc"], {}, "'--resume': takes a name of letters, digits"),
+        (["run", "--resume", "nope"], {}, "nope"),
+        (["run", "--bogus"], {}, "No such option: --bogus (see blockbench run --help)"),
+        # The other commands' options and arguments.
+        (["upstream", "--port", "0"], {}, "'--port': Input should be greater than or equal to 1"),
+        (["upstream", "--processes", "0"], {}, "'--processes': Input should be greater than"),
+        (["serve"], {}, "name the targets to start, or give --all"),
+        (["serve", "--base-port", "99999999", "--all"], {}, "--base-port 99999999 puts"),
+        (["targets", "--catalogue", "{tmp}/none.toml"], {}, "none.toml"),
+        (["report", "nope", "--results", "{tmp}/results"], {}, "no run 'nope' in"),
+        (["merge", "a", "b", "--run-id", "../x"], {}, "'--run-id': takes a name of letters"),
+        (["merge", "a"], {}, "Missing "),
+        (["compare", "a"], {}, "Missing argument 'RUN_B'"),
+        (["compare", "a", "b", "--results", "{tmp}/results"], {}, "no run 'a' in"),
+        (["nope"], {}, "No such command 'nope'"),
     ],
 )
 def test_an_expected_failure_is_one_line_and_exit_status_2(
@@ -83,13 +117,16 @@ def test_an_expected_failure_is_one_line_and_exit_status_2(
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     # Nothing may be measured or written: every case fails before a run starts.
     if args[0] == "run":
-        args += ["--results", str(tmp_path / "results")]
+        args += ["--results", str(tmp_path / "results"), "--reports", str(tmp_path / "reports")]
+    started = time.monotonic()
     done = blockbench(*args, env=env)
+    assert time.monotonic() - started < 15, "refusing bad input may not wait on anything"
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     [line] = done.stderr.splitlines()
     assert line.startswith("blockbench: ") and message in line, line
     assert not (tmp_path / "results").exists()
+    assert not (tmp_path / "reports").exists()
 
 
 def test_an_unexpected_failure_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
