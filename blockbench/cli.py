@@ -18,6 +18,9 @@ from blockbench.errors import BlockbenchError
 
 # Exit status of an expected failure, as for a usage error: the input must change.
 USER_ERROR = 2
+# Where pages go unless told: blockbench.report.site.LOCAL_SITE (a test keeps the two equal),
+# not imported, so that the command line loads without the report's packages.
+LOCAL_SITE = Path("results/site")
 
 
 class _Commands(TyperGroup):
@@ -292,8 +295,11 @@ def run(
         Path, typer.Option("--results", metavar="DIR", help="Where runs are written.")
     ] = Path("results"),
     reports_dir: Annotated[
-        Path, typer.Option("--reports", metavar="DIR", help="Where the report pages are built.")
-    ] = Path("reports"),
+        Path,
+        typer.Option(
+            "--reports", metavar="DIR", help="Where the report pages are built (git-ignored)."
+        ),
+    ] = LOCAL_SITE,
     resume: Annotated[
         str | None,
         typer.Option(metavar="RUN_ID", callback=_run_id, help="Continue an unfinished run."),
@@ -368,7 +374,9 @@ ResultsOption = Annotated[
     Path,
     typer.Option("--results", metavar="DIR", help="Where the runs are: results/<run-id>/run.json."),
 ]
-OutOption = Annotated[Path, typer.Option("--out", metavar="DIR", help="Where the report pages go.")]
+OutOption = Annotated[
+    Path, typer.Option("--out", metavar="DIR", help="Where the report pages go (git-ignored).")
+]
 
 
 @app.command()
@@ -378,9 +386,9 @@ def report(
         typer.Argument(metavar="RUN...", help="Run ids or folders. Default: every run."),
     ] = None,
     results_dir: ResultsOption = Path("results"),
-    out: OutOption = Path("reports"),
+    out: OutOption = LOCAL_SITE,
 ) -> None:
-    """Build the static report site: a page per run, and an index of every run with a page.
+    """Build the local report site: a page per run, and an index of every run with a page.
 
     \b
     Examples:
@@ -391,6 +399,30 @@ def report(
 
     page = site.build_site(results_dir, out, runs)
     typer.echo(f"Report: {page}\nIndex:  {out / site.PAGE}")
+
+
+@app.command()
+def publish(
+    runs: Annotated[
+        list[str], typer.Argument(metavar="RUN...", help="Run ids or folders to publish.")
+    ],
+    results_dir: ResultsOption = Path("results"),
+    site_dir: Annotated[
+        Path, typer.Option("--site", metavar="DIR", help="The published site (committed).")
+    ] = Path("reports"),
+) -> None:
+    """Copy runs' pages into the published site (reports/) and rebuild its index from the
+    runs published there. The one command that writes into the checkout.
+
+    \b
+    Example:
+      blockbench publish 20261128-full-2core && git add reports/
+    """
+    from blockbench.report import site
+
+    for page in site.publish(results_dir, site_dir, runs):
+        typer.echo(f"Published: {page}")
+    typer.echo(f"Index:     {site_dir / site.PAGE}")
 
 
 @app.command()
@@ -436,7 +468,7 @@ def compare(
     before: Annotated[str, typer.Argument(metavar="RUN_A", help="The run before: id or folder.")],
     after: Annotated[str, typer.Argument(metavar="RUN_B", help="The run after: id or folder.")],
     results_dir: ResultsOption = Path("results"),
-    out: OutOption = Path("reports"),
+    out: OutOption = LOCAL_SITE,
 ) -> None:
     """Compare two runs level by level; flag changes beyond the spread of their repeats.
 

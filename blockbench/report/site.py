@@ -1,12 +1,16 @@
-"""The report site: static pages under reports/, built from results, that work from disk.
+"""The report sites: static pages built from results, that work from disk.
 
-    reports/index.html                 every run with a page here, newest first
-    reports/runs/<run>/index.html      one run: verdict, charts, method, environment
-    reports/runs/<run>/run.json        its results, so anyone can check a number
-    reports/compare/<a>--vs--<b>/      two runs side by side (blockbench compare)
-    reports/assets/                    plotly.min.js, the stylesheet and the script
+Two sites of the same shape. A run's pages go to the local one, ``results/site/``, ignored by
+git like the results beside it, so running never changes the checkout. ``blockbench publish``
+copies chosen runs into the published one, ``reports/``, which is committed:
 
-Links are relative and nothing is fetched from elsewhere, so the folder can be published as
+    index.html                 every run with a page here, newest first
+    runs/<run>/index.html      one run: verdict, charts, method, environment
+    runs/<run>/run.json        its results, so anyone can check a number
+    compare/<a>--vs--<b>/      two runs side by side (blockbench compare)
+    assets/                    plotly.min.js, the stylesheet and the script
+
+Links are relative and nothing is fetched from elsewhere, so a folder can be published as
 it is or opened from disk. Pages hold no build time: the same results give the same bytes.
 """
 
@@ -30,7 +34,10 @@ from blockbench.report import run_page, verdict
 from blockbench.results import RUN_FILE, ResultsError, Run, load_run
 
 RESULTS_DIR = Path("results")
-REPORTS_DIR = Path("reports")
+# Where a run's pages go unless told otherwise: beside the results, ignored by git.
+LOCAL_SITE = RESULTS_DIR / "site"
+# The committed site; only `blockbench publish` writes here.
+PUBLISHED_SITE = Path("reports")
 RUNS = "runs"
 COMPARE = "compare"
 ASSETS = "assets"
@@ -53,6 +60,16 @@ def build_site(results_dir: Path, out_dir: Path, runs: Sequence[str] | None = No
     pages = [build_run_page(folder, out_dir) for folder in folders]
     index = build_index(out_dir)
     return pages[-1] if pages else index
+
+
+def publish(results_dir: Path, site_dir: Path, runs: Sequence[str]) -> list[Path]:
+    """Copy the pages of ``runs`` (ids or folders) into the published site, and rebuild its
+    index from the runs published there: nothing else of the results goes in."""
+    if not runs:
+        raise ReportError("name the runs to publish: `blockbench publish RUN...`")
+    pages = [build_run_page(folder, site_dir) for folder in find_runs(results_dir, runs)]
+    build_index(site_dir)
+    return pages
 
 
 def find_runs(results_dir: Path, names: Sequence[str] | None) -> list[Path]:

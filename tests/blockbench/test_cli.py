@@ -139,3 +139,10 @@ def test_an_unexpected_failure_keeps_its_traceback(monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(app, ["targets"])
     assert isinstance(result.exception, RuntimeError)
     assert result.exit_code == 1
+
+
+def test_the_command_lines_local_site_is_the_reports() -> None:
+    from blockbench import cli
+    from blockbench.report import site
+
+    assert cli.LOCAL_SITE == site.LOCAL_SITE
