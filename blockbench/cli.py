@@ -169,7 +169,10 @@ def run(
         typer.Option(help="KEY=VALUE for every target's app, e.g. UPSTREAM_CLIENT=httpx."),
     ] = None,
     database_url: Annotated[
-        str | None, typer.Option(help="PostgreSQL for the db scenario (default: $DATABASE_URL).")
+        str | None,
+        typer.Option(
+            help="PostgreSQL for the db scenario (default: $DATABASE_URL, else a private one)."
+        ),
     ] = None,
     results_dir: Annotated[Path, typer.Option("--results", help="Where runs are written.")] = Path(
         "results"

@@ -43,20 +43,33 @@ def root() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def gone(pid: int, port: int) -> bool:
-    """The postmaster has exited (a zombie waits only to be reaped) and its port is free."""
-    try:
-        running = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        running = False
-    return not running and not supervisor.port_is_bound(port)
+def running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running: a zombie has exited and only waits to be reaped."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
 
 
-def wait_gone(pid: int, port: int) -> bool:
+def server_processes(pid: int) -> list[psutil.Process]:
+    """The postmaster and every process it started (each in a session of its own)."""
+    postmaster = psutil.Process(pid)
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+def gone(processes: list[psutil.Process], port: int) -> bool:
+    return not running(processes) and not supervisor.port_is_bound(port)
+
+
+def wait_gone(processes: list[psutil.Process], port: int) -> bool:
     deadline = time.monotonic() + GONE_WITHIN
-    while not gone(pid, port) and time.monotonic() < deadline:
+    while not gone(processes, port) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return gone(pid, port)
+    return gone(processes, port)
 
 
 def test_a_targets_pools_are_counted_in_each_of_its_processes() -> None:
@@ -129,9 +142,11 @@ def test_the_server_answers_sized_as_asked_and_is_gone_after_stop(
         assert found is not None and found.pid == server.pid
         assert psutil.Process(server.pid).username() != "root"  # PostgreSQL refuses root
         assert server.cluster.is_dir()
+        processes = server_processes(server.pid)
+        assert len(running(processes)) > 1  # the postmaster and its helpers
     finally:
         server.stop()
-    assert gone(server.pid, server.port)
+    assert gone(processes, server.port)
     assert not server.cluster.exists()
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(server.url, connect_timeout=2)
@@ -153,13 +168,14 @@ def test_killing_the_harness_outright_stops_the_server(root: Path, logs_dir: Pat
         started = json.loads(line)
         with psycopg.connect(started["url"], connect_timeout=5) as connection:
             assert connection.execute("SELECT 1").fetchone() == (1,)
-        assert not gone(started["pid"], started["port"])
+        processes = server_processes(started["pid"])
+        assert len(running(processes)) > 1
     finally:
         harness.send_signal(signal.SIGKILL)  # no handler, no atexit: only the kernel acts
         harness.wait(10)
         if harness.stdout is not None:
             harness.stdout.close()
-    assert wait_gone(started["pid"], started["port"]), "PostgreSQL outlived its harness"
+    assert wait_gone(processes, started["port"]), f"outlived its harness: {running(processes)}"
     # Its cluster stays behind; the next start sweeps it.
     assert database.sweep(root) == [Path(started["cluster"])]
 
