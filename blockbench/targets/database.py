@@ -222,7 +222,11 @@ def _server_user(command: list[str], account: _Account | None) -> list[str]:
 
 def _new_cluster_dir(root: Path, account: _Account | None) -> Path:
     """A new folder named after this process (so ``sweep`` knows when it is gone)."""
-    root.mkdir(parents=True, exist_ok=True)
+    for folder in [*reversed(root.parents), root]:
+        if not folder.exists():
+            folder.mkdir(exist_ok=True)
+            if account is not None:  # PostgreSQL's user passes through, whatever the umask
+                folder.chmod(0o755)
     cluster = root / f"{os.getpid()}-{secrets.token_hex(4)}"
     cluster.mkdir(mode=0o700)
     if account is not None:

@@ -22,10 +22,13 @@ from blockbench.targets import catalogue, database, services, supervisor
 from tests import servers
 
 # The harness of the SIGKILL test: starts the server, says where it is, then waits to be killed.
+# Its umask keeps every folder it makes to itself, as a careful user's would: the folders made for
+# the clusters must still let PostgreSQL's user (under root, another one) through.
 HARNESS = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 from blockbench.targets import database
+os.umask(0o077)
 server = database.start(max_connections=20, log_path=Path(sys.argv[1]), root=Path(sys.argv[2]))
 print(json.dumps({"pid": server.pid, "url": server.url, "port": server.port,
                   "cluster": str(server.cluster)}), flush=True)
@@ -155,8 +158,9 @@ def test_the_server_answers_sized_as_asked_and_is_gone_after_stop(
 @pytest.mark.integration
 @pytest.mark.timeout(90)
 def test_killing_the_harness_outright_stops_the_server(root: Path, logs_dir: Path) -> None:
+    clusters = root / "made-by-the-harness"
     harness = subprocess.Popen(
-        [sys.executable, "-c", HARNESS, str(logs_dir / "pg-kill.log"), str(root)],
+        [sys.executable, "-c", HARNESS, str(logs_dir / "pg-kill.log"), str(clusters)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=servers.ROOT,
@@ -177,7 +181,7 @@ def test_killing_the_harness_outright_stops_the_server(root: Path, logs_dir: Pat
             harness.stdout.close()
     assert wait_gone(processes, started["port"]), f"outlived its harness: {running(processes)}"
     # Its cluster stays behind; the next start sweeps it.
-    assert database.sweep(root) == [Path(started["cluster"])]
+    assert database.sweep(clusters) == [Path(started["cluster"])]
 
 
 @pytest.mark.integration
