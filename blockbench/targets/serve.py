@@ -23,7 +23,7 @@ from rich.table import Table
 
 from blockbench.errors import BlockbenchError
 from blockbench.targets import catalogue as catalogue_file
-from blockbench.targets import pinning, services, supervisor
+from blockbench.targets import database, pinning, services, supervisor
 from blockbench.targets.catalogue import Catalogue, Target
 from blockbench.targets.launch import start_target, start_upstream, stop_all
 from blockbench.targets.pinning import CpuBudget
@@ -61,6 +61,8 @@ class Served:
     run_dir: Path
     budget: CpuBudget
     upstream: supervisor.ManagedProcess | None = None
+    # The private PostgreSQL started when DATABASE_URL is not set.
+    database: database.EmbeddedDatabase | None = None
     running: dict[str, supervisor.ManagedProcess] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
 
@@ -154,8 +156,6 @@ def serve(
     ports = plan_ports(catalogue, targets, base_port)
     served = Served(run_dir(log_root), budget)
     console.print(f"[dim]{budget.describe()}; logs in {served.run_dir}[/dim]")
-    if not os.environ.get("DATABASE_URL"):
-        console.print("[dim]DATABASE_URL is not set: /io/db will answer 503.[/dim]")
     with stop_signals():
         try:
             _start_everything(served, targets, ports, console)
@@ -186,6 +186,8 @@ def _start_everything(
     except supervisor.StartupError as exc:
         raise ServeError(f"the upstream service did not start: {exc}") from None
     env = {"UPSTREAM_URL": served.upstream.url}
+    if database_url := _database_url(served, targets, console):
+        env["DATABASE_URL"] = database_url
     for target in targets:
         console.print(f"starting {target.name} ...", end=" ")
         port = ports.targets[target.name]
@@ -200,6 +202,26 @@ def _start_everything(
             continue
         console.print(f"[green]up[/green] at {process.url}")
         served.running[target.name] = process
+
+
+def _database_url(served: Served, targets: Sequence[Target], console: Console) -> str | None:
+    """DATABASE_URL, or a private PostgreSQL with room for every target's pools at once."""
+    if url := os.environ.get("DATABASE_URL"):
+        return url
+    connections = database.max_connections(database.pool_connections(t) for t in targets)
+    console.print("starting a private PostgreSQL (DATABASE_URL is not set) ...", end=" ")
+    try:
+        served.database = database.start(
+            max_connections=connections,
+            log_path=served.run_dir / "postgres.log",
+            budget=served.budget,
+        )
+    except database.DatabaseError as exc:
+        console.print("[red]failed[/red]")
+        _report(console, "/io/db will answer 503:", str(exc))
+        return None
+    console.print(f"[green]up[/green] at {served.database.url}")
+    return served.database.url
 
 
 def _watch(served: Served, console: Console) -> None:
@@ -229,6 +251,8 @@ def _report(console: Console, headline: str, details: str) -> None:
 def _shutdown(served: Served, console: Console) -> None:
     processes = served.processes()
     bound = stop_all(processes)
+    if served.database is not None:  # after the targets, so their pools never see it go
+        served.database.stop()
     if bound:
         ports = ", ".join(str(port) for port in bound)
         console.print(f"[red]Ports still bound after stopping: {ports}[/red]")
@@ -245,6 +269,14 @@ def _write_manifest(served: Served, targets: Sequence[Target]) -> None:
     manifest = {
         "budget": {**asdict(served.budget), "cores": served.budget.cores},
         "upstream": entry(served.upstream) if served.upstream else None,
+        "database": {
+            "url": served.database.url,
+            "pid": served.database.pid,
+            "log": str(served.database.child.log_path),
+            "max_connections": served.database.max_connections,
+        }
+        if served.database
+        else None,
         "targets": {
             name: {
                 **entry(process),
@@ -271,6 +303,8 @@ def served_table(served: Served, targets: Sequence[Target]) -> Table:
         table.add_column(column, no_wrap=True)
     if served.upstream is not None:
         table.add_row("upstream", "", "", served.upstream.url)
+    if served.database is not None:
+        table.add_row("PostgreSQL", "", "", served.database.url)
     for target in targets:
         process = served.running.get(target.name)
         url = process.url if process else "[red]failed to start[/red]"

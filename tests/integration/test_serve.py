@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -21,7 +22,7 @@ import pytest
 
 from blockbench.engine import plan
 from blockbench.load import scenarios
-from blockbench.targets import catalogue, compose, serve, supervisor
+from blockbench.targets import catalogue, compose, database, serve, supervisor
 from tests.integration.probes import group_members, left_after, process_tree
 
 _MARK = "BLOCKBENCH_TEST_SERVE"
@@ -151,7 +152,8 @@ def test_stopping_serve_leaves_nothing_behind(
         assert health.status_code == 200
         assert health.json()["target"] == name
     servers = [manifest["upstream"], *manifest["targets"].values()]
-    processes = serving.descendants()
+    postgres = _private_database(manifest)
+    processes = serving.descendants() + _postgres_processes(postgres)
     assert {p.pid for p in process_tree(serving.popen.pid)[1:]} <= {p.pid for p in processes}
     assert len(processes) >= len(servers)
 
@@ -162,13 +164,17 @@ def test_stopping_serve_leaves_nothing_behind(
         assert left_after(group_members(server["pid"])) == []
         port = int(server["url"].rsplit(":", 1)[1])
         assert not supervisor.port_is_bound(port), server
+    if postgres is not None:
+        assert left_after(group_members(postgres["pid"])) == []
+        assert not supervisor.port_is_bound(urlsplit(postgres["url"]).port or 0), postgres
     assert "their ports are free" in serving.text()
 
 
 def test_killing_serve_outright_still_leaves_nothing_behind(run_serve: Any) -> None:
     serving: Serving = run_serve("flask-sync", "starlette-uvicorn")
     manifest = serving.manifest()
-    processes = serving.descendants()
+    postgres = _private_database(manifest)
+    processes = serving.descendants() + _postgres_processes(postgres)
     assert processes
     # No handler runs on SIGKILL: the children must go by themselves.
     assert serving.stop(signal.SIGKILL) == -signal.SIGKILL
@@ -176,6 +182,33 @@ def test_killing_serve_outright_still_leaves_nothing_behind(run_serve: Any) -> N
     assert left_after(serving.descendants()) == []
     for server in [manifest["upstream"], *manifest["targets"].values()]:
         assert not supervisor.port_is_bound(int(server["url"].rsplit(":", 1)[1])), server
+    if postgres is not None:
+        assert left_after(group_members(postgres["pid"]), grace=SHUTDOWN) == []
+        assert not supervisor.port_is_bound(urlsplit(postgres["url"]).port or 0), postgres
+
+
+def _postgres_processes(postgres: dict[str, Any] | None) -> list[psutil.Process]:
+    """PostgreSQL writes its process titles over its environment, mark included, and puts
+    each of its children in a session of its own: they are found as the postmaster's tree."""
+    return process_tree(postgres["pid"]) if postgres is not None else []
+
+
+def _private_database(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """Without DATABASE_URL, serve starts a PostgreSQL with room for every target's pools;
+    the targets reach it. None when DATABASE_URL names a server of the user's own."""
+    postgres: dict[str, Any] | None = manifest["database"]
+    if os.environ.get("DATABASE_URL"):
+        assert postgres is None
+        return None
+    assert postgres is not None
+    cores = manifest["budget"]["cores"]
+    started = [catalogue.load(cores=cores).get(name) for name in manifest["targets"]]
+    pools = (database.pool_connections(target) for target in started)
+    assert postgres["max_connections"] == database.max_connections(pools)
+    first = next(iter(manifest["targets"].values()))
+    reply = httpx.get(first["url"] + "/io/db?ms=0", timeout=10)
+    assert reply.status_code == 200, reply.text
+    return postgres
 
 
 def test_a_target_that_fails_is_reported_with_its_log_and_the_rest_go_on(

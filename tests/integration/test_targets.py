@@ -60,20 +60,27 @@ def running(
     targets: Catalogue,
     budget: CpuBudget,
     upstream_url: str,
+    database_url: str,
     logs_dir: Path,
 ) -> Iterator[Running]:
     """One target at a time, for all the tests of this module (pytest groups them by target)."""
     target = targets.get(request.param)
-    process = _start(target, budget, upstream_url, logs_dir)
+    process = _start(target, budget, upstream_url, logs_dir, database_url=database_url)
     yield Running(target, process)
     process.stop()
 
 
 def _start(
-    target: Target, budget: CpuBudget, upstream_url: str, logs_dir: Path
+    target: Target,
+    budget: CpuBudget,
+    upstream_url: str,
+    logs_dir: Path,
+    *,
+    database_url: str | None = None,
 ) -> supervisor.ManagedProcess:
-    # DATABASE_URL, when set, reaches the target from this process's environment.
     env = {"UPSTREAM_URL": upstream_url, "DB_POOL_TIMEOUT": "5"}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     port = supervisor.free_port()
     return start_target(target, port=port, budget=budget, log_dir=logs_dir, env=env)
 

@@ -87,7 +87,7 @@ def _steps(catalogue: scenarios.Catalogue, profile: str) -> list[plan.Step]:
 
 def test_quick_is_the_headline_in_about_three_minutes(catalogue: scenarios.Catalogue) -> None:
     steps = _steps(catalogue, "quick")
-    assert {step.scenario.name for step in steps} == {"io-sleep", "cpu"}
+    assert {step.scenario.name for step in steps} == {"io-sleep", "db", "cpu"}
     assert {step.target for step in steps} == {
         "flask-sync",
         "flask-gthread",
@@ -95,8 +95,10 @@ def test_quick_is_the_headline_in_about_three_minutes(catalogue: scenarios.Catal
         "flask-a2wsgi",
         "starlette-uvicorn",
     }
-    assert len(steps) == 10
-    assert 150 <= plan.estimate_seconds(steps) <= 200
+    assert len(steps) == 15
+    # The estimate leaves out the generator's ceiling, the database's start and the stops
+    # (about 30 s in all, measured): 180 s is the budget of the whole run.
+    assert 120 <= plan.estimate_seconds(steps) <= 150
 
 
 def test_full_runs_everything(catalogue: scenarios.Catalogue) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import re
 import socket
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
 from blockbench.cli import app
-from blockbench.targets import catalogue, pinning, serve, supervisor
+from blockbench.targets import catalogue, database, pinning, serve, supervisor
 from blockbench.targets.serve import ServeError
 
 SHIPPED = catalogue.load(cores=1)
@@ -112,3 +114,34 @@ def _plan_or_skip(targets: tuple[catalogue.Target, ...], base: int) -> serve.Por
         return serve.plan_ports(SHIPPED, targets, base)
     except ServeError as exc:  # another process took a port of the range meanwhile
         pytest.skip(str(exc))
+
+
+def _never_started(**_: object) -> None:
+    raise AssertionError("a private PostgreSQL was started although DATABASE_URL is set")
+
+
+def test_serve_uses_database_url_when_it_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db.example:5432/x")
+    monkeypatch.setattr(database, "start", _never_started)
+    served = serve.Served(tmp_path, pinning.budget())
+    url = serve._database_url(served, SHIPPED.targets, Console(file=io.StringIO()))
+    assert url == "postgresql://u:p@db.example:5432/x"
+    assert served.database is None
+
+
+def test_serve_goes_on_without_a_database_that_cannot_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def fails(**_: object) -> None:
+        raise database.DatabaseError("the embedded PostgreSQL is not installed")
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(database, "start", fails)
+    served = serve.Served(tmp_path, pinning.budget())
+    output = io.StringIO()
+    url = serve._database_url(served, SHIPPED.targets, Console(file=output, width=200))
+    assert url is None and served.database is None
+    assert "/io/db will answer 503" in output.getvalue()
+    assert "the embedded PostgreSQL is not installed" in output.getvalue()
