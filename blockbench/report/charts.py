@@ -1,8 +1,9 @@
 """The report's charts: Plotly figures as plain dicts, which the pages embed as JSON.
 
-Built with plotly's graph objects, so every property is checked against the plotly.js that
-ships in the same package, the very file copied next to the pages: the figures and the code
-that draws them cannot drift apart, and a misspelt property fails the build, not the reader.
+Built with plotly's graph objects, so every property is checked against the schema of the
+plotly.js version the package ships, the version of the bundle copied next to the pages (a
+test keeps them equal): the figures and the code that draws them cannot drift apart, and a
+misspelt property fails the build, not the reader.
 """
 
 from __future__ import annotations
