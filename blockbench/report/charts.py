@@ -1,8 +1,9 @@
 """The report's charts: Plotly figures as plain dicts, which the pages embed as JSON.
 
-Built with plotly's graph objects, so every property is checked against the plotly.js that
-ships in the same package, the very file copied next to the pages: the figures and the code
-that draws them cannot drift apart, and a misspelt property fails the build, not the reader.
+Built with plotly's graph objects, so every property is checked against the schema of the
+plotly.js version the package ships, the version of the bundle copied next to the pages (a
+test keeps them equal): the figures and the code that draws them cannot drift apart, and a
+misspelt property fails the build, not the reader.
 """
 
 from __future__ import annotations
@@ -415,7 +416,8 @@ def _plateau_labels(figure: go.Figure, series: Sequence[Series], looks: dict[str
             yshift=label.bottom - label.y,
             text=_plain(label.text),
             showarrow=False,
-            font={"color": _legible(label.colour), "size": _LABEL_FONT},
+            # Every palette colour stands out on white by WCAG's 3:1 (test_palette.py checks).
+            font={"color": label.colour, "size": _LABEL_FONT},
             bgcolor="rgba(255, 255, 255, 0.8)",
             hovertext=_lines(_label_hover(label)),
         )
@@ -451,22 +453,6 @@ def _label(figure: go.Figure, series: Series, look: Style) -> _Label | None:
     # Above its point and to the left, where its line comes from; rightwards at the left edge.
     leftwards = x - 4 - len(text) * _CHAR_WIDTH_PX >= 0
     return _Label(series, point, look.colour, text, x, y, leftwards, y + 3, [])
-
-
-def _legible(colour: str) -> str:
-    """The colour, darkened until text in it stands out on white (WCAG's 3:1 for large text):
-    Okabe and Ito's yellow, orange and sky blue are lines, not letters, as they are."""
-    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-
-    def luminance(rgb: list[float]) -> float:
-        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-    if 1.05 / (luminance(channels) + 0.05) >= 3:
-        return colour
-    while 1.05 / (luminance(channels) + 0.05) < 3:
-        channels = [c * 0.9 for c in channels]
-    return "#" + "".join(f"{round(c * 255):02x}" for c in channels)
 
 
 def _label_hover(label: _Label) -> list[str]:

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
 import shlex
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import markupsafe
+import plotly
 import pytest
 from typer.testing import CliRunner
 
@@ -18,10 +21,15 @@ from blockbench.report import site as report
 from blockbench.report.verdict import verdicts
 from blockbench.results import Run, save_run
 from blockbench.targets import catalogue
+from tests import recorded
 from tests.blockbench.report.pages import broken_links, parse
 from tests.blockbench.synthetic import make_client_run, make_run, without_bounds
 
 CHARTS = ("throughput", "latency", "failures", "resources")
+# What a run page and everything it loads may weigh, all told (issue 12: a lighter site).
+PAGE_WEIGHT = 2_000_000
+BUNDLE = report.ASSET_SOURCES / "plotly.min.js"
+BUNDLE_NOTE = report.ASSET_SOURCES / "plotly.min.js.LICENSE.txt"
 
 
 def page_of(site: Path, run: Run) -> Path:
@@ -79,6 +87,59 @@ def test_nothing_is_fetched_from_elsewhere(site: Path) -> None:
     for own in ("report.css", "report.js"):
         text = (site / "assets" / own).read_text()
         assert "://" not in text and "@import" not in text
+
+
+def loaded(page: Path) -> set[Path]:
+    """The page and every file a browser fetches to show it: scripts, stylesheets, images."""
+    fetched = {("script", "src"), ("link", "href"), ("img", "src")}
+    return {page.resolve()} | {
+        (page.parent / unquote(urlsplit(value).path)).resolve()
+        for tag, attribute, value in parse(page).links
+        if (tag, attribute) in fetched and not value.startswith("data:")
+    }
+
+
+def test_a_run_page_with_what_it_loads_weighs_under_two_megabytes(
+    site: Path, runs: list[Run], tmp_path: Path
+) -> None:
+    # The recorded runs, and a quick profile's five targets with bounds and plateau labels.
+    quick = report.build_site(recorded.BOUNDS, tmp_path / "quick")
+    for page in (*(page_of(site, run) for run in runs), quick):
+        files = loaded(page)
+        assert {"plotly.min.js", "report.js", "report.css"} <= {path.name for path in files}
+        weight = sum(path.stat().st_size for path in files)
+        assert weight < PAGE_WEIGHT, f"{page}: {weight} bytes with {sorted(map(str, files))}"
+
+
+def test_the_plotly_bundle_is_the_version_plotly_checks_the_figures_against() -> None:
+    version = plotly.offline.get_plotlyjs_version()
+    header = re.search(r"plotly\.js \(cartesian - minified\) v(\S+)", BUNDLE.read_text()[:200])
+    assert header is not None and header[1] == version
+    # Where it came from, byte for byte, and its licence, which travels with it to the site.
+    note = BUNDLE_NOTE.read_text()
+    assert f"plotly.js-cartesian-dist-min, version {version}, unmodified" in note
+    assert (
+        f"sha256 of plotly-cartesian.min.js: {hashlib.sha256(BUNDLE.read_bytes()).hexdigest()}"
+        in note
+    )
+    assert "Permission is hereby granted, free of charge" in note
+
+
+def test_the_plotly_bundle_draws_every_trace_type_the_pages_use(site: Path, tmp_path: Path) -> None:
+    registered = set(re.findall(r'moduleType:"trace",name:"(\w+)"', BUNDLE.read_text()))
+    # A heatmap too, which the scaling charts of issue 14 will draw.
+    assert {"scatter", "heatmap"} <= registered
+    clients = make_client_run()
+    save_run(tmp_path / "results" / clients.run_id, clients)
+    report.build_site(tmp_path / "results", tmp_path / "site")
+    pages = [*site.rglob("*.html"), *(tmp_path / "site").rglob("*.html")]
+    used = {
+        trace.get("type", "scatter")
+        for page in pages
+        for figure in parse(page).figures.values()
+        for trace in figure["data"]
+    }
+    assert used and used <= registered
 
 
 def test_the_index_lists_every_run_newest_first(site: Path, runs: list[Run]) -> None:
