@@ -89,6 +89,11 @@ def count(value: int | None) -> str:
     return MISSING if value is None else f"{value:,}"
 
 
+def users(value: int) -> str:
+    """A level as words: 1 user, 1,000 users."""
+    return f"{value:,} user" if value == 1 else f"{value:,} users"
+
+
 def moment(iso: str | None) -> str:
     """An ISO 8601 time as a reader writes it: 2025-03-08 10:15 UTC; other text as it is."""
     if not iso:

@@ -73,17 +73,23 @@ class Progress:
 
     def level(self, level: results.LevelResult) -> None:
         # Printed with or without the bar: a log of a run in CI or a container wants them too.
+        # Each line is built to fit 80 columns; soft wrap keeps rich from breaking one mid-phrase
+        # where the output is narrower (a pipe is 80 wide to rich).
         for line in level_lines(level):
-            self.console.print(line, highlight=False)
+            self.console.print(line, highlight=False, soft_wrap=True)
 
     def warn(self, text: str) -> None:
-        self.console.print(f"[bold yellow]warning:[/] {text}", highlight=False)
+        # A warning quotes paths and log lines: kept whole, for a terminal to wrap if it must.
+        self.console.print(f"[bold yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+
+
+WIDTH = 80
 
 
 def level_lines(level: results.LevelResult) -> list[str]:
     """A finished level in lines that fit 80 columns: what it served, and against what."""
     lines = [
-        f"  {level.scenario} · {level.target} · {level.users:>4} users: "
+        f"  {level.scenario} · {level.target} · {formats.users(level.users):>10}: "
         f"{formats.rps(level.rps)} req/s, p99 {formats.ms(level.latency.p99)}"
     ]
     if level.ceiling_rps is not None:
@@ -92,5 +98,19 @@ def level_lines(level: results.LevelResult) -> list[str]:
         bound = formats.rps(level.ceiling_rps)
         lines.append(f"      (bound {bound}{binding}, efficiency {efficiency})")
     if level.flags:
-        lines.append(f"      [bold red]not a result: {', '.join(level.flags)}[/]")
+        lines += _wrapped("      not a result: ", list(level.flags), style="bold red")
     return lines
+
+
+def _wrapped(lead: str, words: list[str], style: str) -> list[str]:
+    """``lead`` and the comma-separated words, in lines of 80 columns broken between words."""
+    lines: list[str] = []
+    current = lead
+    for index, word in enumerate(words):
+        piece = word + ("," if index < len(words) - 1 else "")
+        if current.strip() and len(current) + len(piece) + 1 > WIDTH and current != lead:
+            lines.append(current.rstrip())
+            current = " " * len(lead)
+        current += piece + " "
+    lines.append(current.rstrip())
+    return [f"[{style}]{line}[/]" for line in lines]

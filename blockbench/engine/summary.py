@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from blockbench import results
@@ -26,17 +27,36 @@ def _cell_text(aggregate: results.Aggregate | None, levels: list[results.LevelRe
     if aggregate is None:
         return "-"
     if not aggregate.valid:
-        flags = sorted({flag for level in levels for flag in level.flags})
-        return f"[red]invalid: {', '.join(_MARKS.get(flag, flag) for flag in flags)}[/]"
-    text = f"{aggregate.rps:,.0f}"
-    if aggregate.repeats > 1:
-        text += f" [dim]({aggregate.rps_low:,.0f}-{aggregate.rps_high:,.0f})[/]"
+        return _invalid(levels)
+    text = _rps(aggregate)
     if aggregate.efficiency is not None:
         text += f" [dim]{aggregate.efficiency:.0%}[/]"
     return text
 
 
-def tables(run: results.Run) -> list[Table]:
+def _invalid(levels: list[results.LevelResult]) -> str:
+    flags = sorted({flag for level in levels for flag in level.flags})
+    return f"[red]invalid: {', '.join(_MARKS.get(flag, flag) for flag in flags)}[/]"
+
+
+def _rps(aggregate: results.Aggregate) -> str:
+    text = f"{aggregate.rps:,.0f}"
+    if aggregate.repeats > 1:
+        text += f" [dim]({aggregate.rps_low:,.0f}-{aggregate.rps_high:,.0f})[/]"
+    return text
+
+
+_TITLE = (
+    "{}: successful req/s at each number of users, and the share of the tightest bound it reached"
+)
+
+
+def tables(run: results.Run, width: int | None = None) -> list[Table]:
+    """Per scenario, a table of its targets' levels and one of what limited each.
+
+    A row per target and a column per level where that fits ``width``; where it does not (80
+    columns, seven levels), a row per level, so that no number is ever cut.
+    """
     by_key = {(a.scenario, a.target, a.users): a for a in run.aggregates}
     levels_by_key: dict[tuple[str, str, int], list[results.LevelResult]] = {}
     for cell in run.cells:
@@ -52,28 +72,78 @@ def tables(run: results.Run) -> list[Table]:
                 first.setdefault(cell.target, cell)
         cells = list(first.values())
         users = sorted({level for cell in cells for level in cell.planned_levels})
-        table = Table(
-            title=f"{scenario}: successful req/s at each number of users, and the share of "
-            "the tightest bound it reached",
-            title_justify="left",
-        )
-        table.add_column("target", no_wrap=True)
-        table.add_column("model (capacity)", no_wrap=True)
-        for level in users:
-            table.add_column(str(level), justify="right", no_wrap=True)
-        for cell in cells:
-            capacity = "unbounded" if cell.capacity is None else str(cell.capacity)
-            row = [
-                _cell_text(
-                    by_key.get((scenario, cell.target, level)),
-                    levels_by_key.get((scenario, cell.target, level), []),
-                )
-                for level in users
-            ]
-            name = cell.target + (f" [red]({cell.error.splitlines()[0]})[/]" if cell.error else "")
-            table.add_row(name, f"{cell.model or '-'} ({capacity})", *row)
+        table = _wide(scenario, cells, users, by_key, levels_by_key)
+        if width is not None and _width(table) > width:
+            table = _long(scenario, cells, users, by_key, levels_by_key)
         out += [table, _limits(scenario, cells, run.aggregates)]
     return out
+
+
+def _width(table: Table) -> int:
+    console = Console(width=10_000)
+    return Measurement.get(console, console.options, table).maximum
+
+
+def _name(cell: results.Cell) -> str:
+    return cell.target + (f" [red]({cell.error.splitlines()[0]})[/]" if cell.error else "")
+
+
+def _model(cell: results.Cell) -> str:
+    capacity = "unbounded" if cell.capacity is None else str(cell.capacity)
+    return f"{cell.model or '-'} ({capacity})"
+
+
+def _wide(
+    scenario: str,
+    cells: list[results.Cell],
+    users: list[int],
+    by_key: dict[tuple[str, str, int], results.Aggregate],
+    levels_by_key: dict[tuple[str, str, int], list[results.LevelResult]],
+) -> Table:
+    table = Table(title=_TITLE.format(scenario), title_justify="left")
+    table.add_column("target", no_wrap=True)
+    table.add_column("model (capacity)", no_wrap=True)
+    for level in users:
+        table.add_column(str(level), justify="right", no_wrap=True)
+    for cell in cells:
+        row = [
+            _cell_text(
+                by_key.get((scenario, cell.target, level)),
+                levels_by_key.get((scenario, cell.target, level), []),
+            )
+            for level in users
+        ]
+        table.add_row(_name(cell), _model(cell), *row)
+    return table
+
+
+def _long(
+    scenario: str,
+    cells: list[results.Cell],
+    users: list[int],
+    by_key: dict[tuple[str, str, int], results.Aggregate],
+    levels_by_key: dict[tuple[str, str, int], list[results.LevelResult]],
+) -> Table:
+    """A row per level: narrow enough for 80 columns whatever the number of levels."""
+    table = Table(title=_TITLE.format(scenario), title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("target (model, capacity)")
+    table.add_column("users", justify="right", no_wrap=True)
+    table.add_column("req/s", justify="right")
+    table.add_column("of bound", justify="right", no_wrap=True)
+    for cell in cells:
+        for index, level in enumerate(users):
+            aggregate = by_key.get((scenario, cell.target, level))
+            label = "" if index else f"{_name(cell)} [dim]{_model(cell)}[/]"
+            if aggregate is None:
+                table.add_row(label, str(level), "-", "")
+            elif not aggregate.valid:
+                levels = levels_by_key.get((scenario, cell.target, level), [])
+                table.add_row(label, str(level), _invalid(levels), "")
+            else:
+                share = "" if aggregate.efficiency is None else f"{aggregate.efficiency:.0%}"
+                table.add_row(label, str(level), _rps(aggregate), share)
+        table.add_section()
+    return table
 
 
 def _limits(scenario: str, cells: list[results.Cell], aggregates: list[results.Aggregate]) -> Table:
@@ -116,14 +186,17 @@ _HELD_BACK: tuple[tuple[frozenset[str], str], ...] = (
 
 
 def show(run: results.Run, console: Console) -> None:
-    for table in tables(run):
+    for table in tables(run, console.width):
         console.print(table)
     if run.generator_ceiling_rps is not None:
         console.print(
             f"Load generator ceiling: {run.generator_ceiling_rps:,.0f} req/s "
-            f"({run.generator_processes} Locust process(es), against the 0 ms upstream)."
+            f"({run.generator_processes} Locust "
+            f"{'process' if run.generator_processes == 1 else 'processes'}, "
+            "against the 0 ms upstream)."
         )
     for flags, warning in _HELD_BACK:
         held = [level for cell in run.cells for level in cell.levels if flags & set(level.flags)]
         if held:
-            console.print(f"[bold red]{len(held)} level(s) were measured {warning}[/]")
+            counted = "1 level was" if len(held) == 1 else f"{len(held)} levels were"
+            console.print(f"[bold red]{counted} measured {warning}[/]")

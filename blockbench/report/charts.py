@@ -332,7 +332,8 @@ def _bound(series: Series, look: Style) -> go.Scatter:
 
 def _bound_words(point: Point) -> list[str]:
     lines = [
-        f"{point.users} users: tightest bound {formats.rps(point.aggregate.ceiling_rps)} req/s"
+        f"{formats.users(point.users)}: "
+        f"tightest bound {formats.rps(point.aggregate.ceiling_rps)} req/s"
     ]
     if point.binding is not None:
         lines.append(f"limited by {point.binding}")
@@ -634,7 +635,7 @@ def _failed_percent(point: Point) -> float | None:
 
 def _throughput_hover(series: Series, point: Point) -> list[str]:
     a = point.aggregate
-    lines = [series.target, f"{a.users} users: {formats.rps(a.rps)} req/s"]
+    lines = [series.target, f"{formats.users(a.users)}: {formats.rps(a.rps)} req/s"]
     if a.repeats > 1:
         lines.append(
             f"95% interval {formats.rps(a.rps_low)} to {formats.rps(a.rps_high)} "
@@ -655,7 +656,7 @@ def _latency_hover(
     name: str, value: Callable[[Point], float | None]
 ) -> Callable[[Series, Point], list[str]]:
     def hover(series: Series, point: Point) -> list[str]:
-        return [series.target, f"{point.users} users: {name} {formats.ms(value(point))}"]
+        return [series.target, f"{formats.users(point.users)}: {name} {formats.ms(value(point))}"]
 
     return hover
 
@@ -663,7 +664,8 @@ def _latency_hover(
 def _failures_hover(series: Series, point: Point) -> list[str]:
     lines = [
         series.target,
-        f"{point.users} users: {formats.count(point.failed)} of {formats.count(point.requests)} "
+        f"{formats.users(point.users)}: "
+        f"{formats.count(point.failed)} of {formats.count(point.requests)} "
         f"requests failed ({formats.percent(point.failure_rate)})",
     ]
     kinds: dict[str, int] = {}
@@ -676,7 +678,7 @@ def _failures_hover(series: Series, point: Point) -> list[str]:
 
 def _resource_hover(words: Callable[[Point], str]) -> Callable[[Series, Point], list[str]]:
     def hover(series: Series, point: Point) -> list[str]:
-        return [series.target, f"{point.users} users: {words(point)}"]
+        return [series.target, f"{formats.users(point.users)}: {words(point)}"]
 
     return hover
 

@@ -198,6 +198,7 @@ def _templates() -> jinja2.Environment:
         cpu=formats.cpu,
         count=formats.count,
         number=formats.number,
+        users=formats.users,
         moment=formats.moment,
     )
     environment.globals.update(slug=slug)

@@ -117,7 +117,7 @@ def sentence(scenario: str, users: int | None, rows: Sequence[Row]) -> str:
         )
     best = max(compared, key=lambda row: _rps(row.reference))
     others = [row for row in compared if row.blocking != best.blocking]
-    where = f"On {scenario} at {users} users"
+    where = f"On {scenario} at {formats.users(users)}"
     first = _aggregate(best)
     if not others:
         kind = "blocking" if best.blocking else "non-blocking"

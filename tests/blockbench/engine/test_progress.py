@@ -19,6 +19,11 @@ def printed(result: LevelResult) -> list[str]:
     return console.export_text().splitlines()
 
 
+def test_one_user_is_one_user() -> None:
+    [served, _] = printed(level(1))
+    assert served.startswith("  io-sleep · flask-sync ·     1 user: ")
+
+
 def test_a_finished_level_names_its_binding_bound() -> None:
     served, bound = printed(level(20))
     assert served.startswith("  io-sleep · flask-sync ·   20 users: 28.")
@@ -41,6 +46,23 @@ def test_the_lines_fit_an_80_column_terminal() -> None:
         }
     )
     assert all(len(line) <= 80 for line in progress.level_lines(longest))
+
+
+def test_many_flags_wrap_between_flags_within_80_columns() -> None:
+    flags = ["utilisation_law_off", "generator_saturated", "near_generator_ceiling"]
+    flagged = level(100, "starlette-uvicorn").model_copy(update={"flags": [*flags, *flags]})
+    lines = printed(flagged)
+    assert all(len(line) <= 80 for line in lines)
+    first = next(index for index, line in enumerate(lines) if "not a result" in line)
+    assert len(lines) - first > 1, "six flags take more than one line"
+    assert " ".join(" ".join(lines[first:]).split()) == "not a result: " + ", ".join(flags * 2)
+
+
+def test_a_line_wider_than_the_console_is_not_broken() -> None:
+    # Piped output is 80 wide to rich; a warning that quotes a long path stays one line.
+    console = Console(record=True, width=40)
+    progress.Progress(enabled=False, console=console).warn("x" * 30 + " " + "y" * 30)
+    assert console.export_text().count("\n") == 1
 
 
 def test_a_level_without_bounds_prints_no_bound() -> None:

@@ -43,7 +43,7 @@ def test_a_level_a_service_held_back_is_marked_and_explained() -> None:
         text = shown(with_flag(make_run(), flag))
         assert f"invalid: {mark}" in text
         # Two repeats of the one level.
-        assert "2 level(s) were measured with the upstream service or PostgreSQL" in text
+        assert "2 levels were measured with the upstream service or PostgreSQL" in text
 
 
 def test_each_target_is_shown_with_what_limited_it_at_its_peak() -> None:
@@ -63,3 +63,22 @@ def test_each_target_is_shown_with_what_limited_it_at_its_peak() -> None:
 def test_a_run_without_bounds_is_summarised_all_the_same() -> None:
     rows = [" ".join(line.split()) for line in shown(without_bounds(make_run())).splitlines()]
     assert "flask-sync - - -" in rows
+
+
+def test_at_80_columns_no_number_is_cut_and_the_widest_run_goes_a_row_per_level() -> None:
+    run = make_run()
+    wide = shown(run, width=200)
+    narrow = shown(run, width=80)
+    assert "…" not in narrow
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    # Every valid level's rate is in both layouts, whole.
+    for aggregate in run.aggregates:
+        if aggregate.valid:
+            rate = f"{aggregate.rps:,.0f}"
+            assert rate in wide and rate in narrow, rate
+    # The wide layout has a column per level; the narrow one a row per level, with its users.
+    rows = [" ".join(line.split()) for line in narrow.splitlines()]
+    assert any(row.startswith("flask-sync processes (3) 1 ") for row in rows), rows
+    assert any(row.startswith("20 ") for row in rows)
+    # Where the wide layout fits, it stays.
+    assert "model (capacity)" in wide and "model (capacity)" not in narrow
