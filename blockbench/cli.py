@@ -143,7 +143,8 @@ def targets(catalogue: CatalogueOption = None) -> None:
     from blockbench.targets import serve as serving
 
     found, budget = serving.load(catalogue)
-    Console().print(serving.catalogue_table(found, budget))
+    console = Console()
+    console.print(serving.catalogue_view(found, budget, console.width))
 
 
 @app.command()

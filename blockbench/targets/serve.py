@@ -18,8 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from blockbench.errors import BlockbenchError
 from blockbench.targets import catalogue as catalogue_file
@@ -312,19 +314,50 @@ def served_table(served: Served, targets: Sequence[Target]) -> Table:
     return table
 
 
+# Narrower than this, the catalogue's table wraps each explanation to a word per line.
+_TABLE_WIDTH = 140
+
+
+def catalogue_view(catalogue: Catalogue, budget: CpuBudget, width: int) -> RenderableType:
+    """The catalogue as ``blockbench targets`` prints it: a table where it fits ``width``,
+    a listing of a few lines per target where it does not (80 columns, a pipe)."""
+    if width >= _TABLE_WIDTH:
+        return catalogue_table(catalogue, budget)
+    lines: list[RenderableType] = [Text(f"Targets ({catalogue.source})", style="italic")]
+    for target in catalogue.targets:
+        lines += [
+            Text(""),
+            Text.assemble(
+                (target.name, "bold"), f" · {target.model} · capacity {_capacity_sum(target)}"
+            ),
+            Padding(Text.from_markup(f"{target.server}; {_sizes(target)}"), (0, 0, 0, 4)),
+            Padding(Text(target.explanation, style="dim"), (0, 0, 0, 4)),
+        ]
+    lines += [Text(""), Text(budget.describe(), style="italic")]
+    return Group(*lines)
+
+
 def catalogue_table(catalogue: Catalogue, budget: CpuBudget) -> Table:
-    """The catalogue as ``blockbench targets`` prints it."""
+    """The catalogue as one table, for a wide terminal."""
     table = Table(title=f"Targets ({catalogue.source})", caption=budget.describe())
     for column in ("target", "model", "capacity"):
         table.add_column(column, no_wrap=True)
     table.add_column("server, sizes and explanation", ratio=1)
     for target in catalogue.targets:
-        capacity = _capacity(target)
-        if target.capacity is not None:
-            capacity = f"{target.workers} × {target.per_worker} = {capacity}"
-        sizes = f"workers {target.workers_rule}"
-        if target.bounded_by:
-            sizes += f", {target.per_worker} per worker ({target.bounded_by})"
-        about = f"[bold]{target.server}[/bold]; {sizes}\n{target.explanation}"
-        table.add_row(target.name, target.model, capacity, about)
+        about = f"[bold]{target.server}[/bold]; {_sizes(target)}\n{target.explanation}"
+        table.add_row(target.name, target.model, _capacity_sum(target), about)
     return table
+
+
+def _capacity_sum(target: Target) -> str:
+    capacity = _capacity(target)
+    if target.capacity is not None:
+        capacity = f"{target.workers} × {target.per_worker} = {capacity}"
+    return capacity
+
+
+def _sizes(target: Target) -> str:
+    sizes = f"workers {target.workers_rule}"
+    if target.bounded_by:
+        sizes += f", {target.per_worker} per worker ({target.bounded_by})"
+    return sizes

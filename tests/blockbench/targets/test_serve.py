@@ -145,3 +145,17 @@ def test_serve_goes_on_without_a_database_that_cannot_start(
     assert url is None and served.database is None
     assert "/io/db will answer 503" in output.getvalue()
     assert "the embedded PostgreSQL is not installed" in output.getvalue()
+
+
+def test_at_80_columns_the_catalogue_is_a_listing_that_fits() -> None:
+    console = Console(record=True, width=80)
+    console.print(serve.catalogue_view(SHIPPED, pinning.budget({}), console.width))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    # A few lines per target, not the table's word a line (it took ~140 lines here).
+    assert len(lines) <= 6 * len(SHIPPED.targets) + 4
+    for target in SHIPPED.targets:
+        assert f"{target.name} · {target.model} · capacity " in text
+        assert " ".join(target.explanation.split()) in " ".join(text.split())
+    assert "3 × 1 = 3" in text
