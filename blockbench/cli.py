@@ -189,32 +189,39 @@ def serve(
 @app.command()
 def compose(
     check: Annotated[
-        bool, typer.Option("--check", help="Write nothing; fail if a file is out of date.")
+        bool, typer.Option("--check", help="Write nothing; fail if the file is out of date.")
     ] = False,
     out: Annotated[
         Path,
         typer.Option(
-            "--out", metavar="DIR", help="The checkout's root, where the compose files are."
+            "--out", metavar="DIR", help="The checkout's root, where docker-compose.yml is."
         ),
     ] = Path("."),
+    host_network: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-network",
+            metavar="PATH",
+            help="Write instead, to PATH, the stack with every service on the host's network "
+            "(loopback only; e.g. .blockbench/docker-compose.host.yml, which git ignores).",
+        ),
+    ] = None,
     catalogue: CatalogueOption = None,
 ) -> None:
-    """Write docker-compose.yml and its override files from the target catalogue."""
+    """Write docker-compose.yml, or its host-network variant, from the target catalogue."""
     from blockbench.targets import catalogue as catalogue_file
     from blockbench.targets import compose as generator
 
     # Compose runs each target with the cores of its container (APP_CPUS), not this machine's.
     found = catalogue_file.load(catalogue, cores=1)
-    files = generator.stale(found, out) if check else generator.write(found, out)
-    if check and files:
-        typer.secho(
-            f"out of date: {', '.join(files)}; run `{generator.COMMAND}`", fg="red", err=True
-        )
+    path = host_network or out / generator.FILE
+    act = generator.stale if check else generator.write
+    changed = act(found, path, host_network=host_network is not None)
+    if check and changed:
+        command = generator.HOST_NETWORK_COMMAND if host_network else generator.COMMAND
+        typer.secho(f"out of date: {path}; run `{command}`", fg="red", err=True)
         raise typer.Exit(1)
-    if files:
-        typer.echo(f"written: {', '.join(files)}")
-    else:
-        typer.echo(f"up to date: {', '.join(generator.FILES)}")
+    typer.echo(f"{'written' if changed else 'up to date'}: {path}")
 
 
 def _names(values: list[str] | None) -> tuple[str, ...]:

@@ -251,9 +251,9 @@ def test_a_new_target_is_one_edit_of_the_catalogue(run_serve: Any, tmp_path: Pat
 
     steps = plan.steps(scenarios.load(), grown.targets, profile="tiny")
     assert "starlette-added" in [step.target for step in steps]
-    services = compose.render(grown)["docker-compose.yml"]
+    services = compose.render(grown)
     assert '"docker/serve_target.py", "starlette-added"' in services
-    assert "starlette-added:127.0.0.1" in compose.render(grown)["docker-compose.host.yml"]
+    assert "starlette-added:127.0.0.1" in compose.render(grown, host_network=True)
 
     serving: Serving = run_serve("starlette-added", "--catalogue", str(catalogue_file))
     manifest = serving.manifest()

@@ -1,5 +1,5 @@
 """A target is one edit: among the tracked sources (code, data, scripts, images' files), its name
-is written in targets.toml and in the compose files generated from it, nowhere else. Prose
+is written in targets.toml and in docker-compose.yml, generated from it, nowhere else. Prose
 (docs, README), tests and recorded results may name targets; they describe, not configure."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from blockbench.targets import catalogue, compose
 
 ROOT = Path(__file__).resolve().parents[3]
-# Where names are written on purpose: the catalogue, and what `blockbench compose` generates.
-NAMED = {catalogue.CATALOGUE_PATH.relative_to(ROOT).as_posix(), *compose.FILES}
+# Where names are written on purpose: the catalogue, and the stack `blockbench compose` writes.
+NAMED = {catalogue.CATALOGUE_PATH.relative_to(ROOT).as_posix(), compose.FILE}
 DESCRIBING = ("docs/", "tests/", "reports/")
 
 
@@ -60,4 +60,4 @@ def test_a_targets_name_is_written_in_the_catalogue_alone() -> None:
         "(blockbench/targets/targets.toml), rather than writing their names here"
     )
     # And the check sees a name where one is written.
-    assert names_in(ROOT / compose.FILES[0], pattern)
+    assert names_in(ROOT / compose.FILE, pattern)
