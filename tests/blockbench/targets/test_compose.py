@@ -1,10 +1,15 @@
 """``blockbench compose``: the tracked docker-compose.yml is what it writes from the catalogue,
-every service is published on 127.0.0.1 there, the host-network stack it writes on demand is the
-same stack on the host's network, and the ports stay where CI expects them."""
+every service but the database is published on 127.0.0.1 there, it needs no .env, the
+host-network stack it writes on demand is the same stack on the host's network, and the ports
+stay where CI expects them."""
 
 from __future__ import annotations
 
 import copy
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +101,14 @@ def check_stack(cat: catalogue.Catalogue) -> dict[str, Any]:
         assert entry["ports"] == [f"{PUBLISH}:{service.port}:{service.port}"]
     assert [services[s.name]["command"][2] for s in matrix] == [s.target for s in matrix]
     assert all(services[s.name]["profiles"] == ["matrix"] for s in matrix)
-    # Every service something connects to by name (not the worker, not the one-off bench).
+    # Every service something connects to by name (not the worker, not the one-off bench), but
+    # PostgreSQL: only the stack reaches it, unless docker/compose-db-port.yml is asked for.
     named = set(services) - {"locust-worker", "bench"}
     published = {name for name, entry in services.items() if "ports" in entry}
-    assert published == named
-    assert all(port.startswith(f"{PUBLISH}:") for name in named for port in services[name]["ports"])
+    assert published == named - {"postgres"}
+    assert all(
+        port.startswith(f"{PUBLISH}:") for name in published for port in services[name]["ports"]
+    )
 
     assert set(host) == set(services)
     for name, entry in host.items():
@@ -193,3 +201,54 @@ def test_the_host_network_stack_is_written_where_asked(tmp_path: Path) -> None:
     assert runner.invoke(app, ["compose", "--check", *option]).exit_code == 0
     host.write_text(compose.render(SHIPPED))  # the published stack is not the host's
     assert runner.invoke(app, ["compose", "--check", *option]).exit_code == 1
+
+
+def test_every_setting_has_a_default_so_no_env_file_is_needed() -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    variables = re.findall(r"\$\{([A-Z_]+)([^}]*)\}", text)
+    assert variables, "the stack reads no settings at all?"
+    required = sorted({name for name, rest in variables if not rest.startswith(":-")})
+    assert required == [], f"settings without a default: {required}"
+    # .env.example documents each with the default the stack uses, or empty (":-" reads an
+    # empty value as unset, so that is the default too).
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for name, rest in variables:
+        if name != "POSTGRES_PASSWORD":  # documented commented out: set it only with the port
+            assert f"\n{name}={rest[2:]}\n" in example or f"\n{name}=\n" in example, name
+
+
+def test_the_database_port_is_published_only_when_asked_and_then_wants_a_password() -> None:
+    asked = yaml.safe_load((ROOT / "docker" / "compose-db-port.yml").read_text(encoding="utf-8"))
+    postgres = asked["services"]["postgres"]
+    assert postgres["ports"] == [f"{PUBLISH}:5433:5433"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert set(asked["services"]) == {"postgres"}
+    assert "COMPOSE_FILE=docker-compose.yml:docker/compose-db-port.yml" in (
+        ROOT / ".env.example"
+    ).read_text(encoding="utf-8")
+
+
+COMPOSE = shutil.which("docker-compose")
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed")
+def test_compose_reads_the_stack_with_no_env_file(tmp_path: Path) -> None:
+    # `config` needs no engine: it interpolates and checks the files as `up` would.
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("POSTGRES_",))}
+    base = [str(COMPOSE), "--env-file", str(empty), "--project-directory", str(ROOT)]
+    stack = ["-f", str(ROOT / "docker-compose.yml")]
+    done = subprocess.run([*base, *stack, "config", "-q"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    # Publishing the database without a password of one's own is refused, naming why.
+    with_port = [*stack, "-f", str(ROOT / "docker" / "compose-db-port.yml")]
+    done = subprocess.run(
+        [*base, *with_port, "config", "-q"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "set a password of your own" in done.stderr
+    env["POSTGRES_PASSWORD"] = "mine"
+    done = subprocess.run([*base, *with_port, "config"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "5433" in done.stdout and "mine" in done.stdout
