@@ -11,15 +11,16 @@ saturated.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
-from blockbench.engine import engine
+from blockbench.engine import engine, plan
 from blockbench.load.selection import Selector
 from blockbench.targets import catalogue
 
@@ -33,23 +34,34 @@ def targets() -> tuple[str, ...]:
     return tuple(kind.pick(found)[0] for kind in KINDS)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--levels", default="1,10,50,100,250,500,1000")
-    parser.add_argument("--hold", type=float, default=5.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--results", type=Path, default=Path(tempfile.mkdtemp()))
-    args = parser.parse_args()
+# Click's plain help reflows the docstring's paragraphs; rich's keeps its line breaks and wraps
+# them again.
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+
+@app.command(help=__doc__)
+def main(
+    levels: Annotated[str, typer.Option(help="Users per level, comma-separated.")] = (
+        "1,10,50,100,250,500,1000"
+    ),
+    hold: Annotated[float, typer.Option(help="Seconds measured per level.")] = 5.0,
+    warmup: Annotated[float, typer.Option(help="Seconds of warm-up per level.")] = 2.0,
+    processes: Annotated[int, typer.Option(min=1, help="Locust processes.")] = 1,
+    results: Annotated[Path | None, typer.Option(help="Where the run goes (a temp dir).")] = None,
+) -> None:
+    try:
+        users = plan.parse_levels(levels.split(","))
+    except plan.PlanError as exc:
+        raise typer.BadParameter(str(exc)) from None
     options = engine.RunOptions(
         profile="full",
         scenarios=("io-sleep",),
         targets=targets(),
-        levels=tuple(int(level) for level in args.levels.split(",")),
-        warmup=args.warmup,
-        hold=args.hold,
-        processes=args.processes,
-        results_dir=args.results,
+        levels=users,
+        warmup=warmup,
+        hold=hold,
+        processes=processes,
+        results_dir=results or Path(tempfile.mkdtemp()),
         run_id="fidelity",
         command=tuple(sys.argv),
     )
@@ -81,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    app()

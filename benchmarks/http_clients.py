@@ -16,18 +16,20 @@ Prints a Markdown table (with the versions); --write puts it in a file between t
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import platform
 import re
 import sys
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 
 from blockbench import results
 from blockbench.apps import upstream_clients
-from blockbench.engine import engine, environment
+from blockbench.engine import engine, environment, plan
 from blockbench.load.selection import Selector
 from blockbench.targets import catalogue
 
@@ -61,18 +63,10 @@ def targets() -> dict[str, upstream_clients.Context]:
     return {chosen[context]: context for context in CANDIDATES}
 
 
-def measure(target: str, client: str, args: argparse.Namespace, console: Console) -> results.Run:
-    options = engine.RunOptions(
-        scenarios=("upstream",),
-        targets=(target,),
-        levels=tuple(int(level) for level in args.levels.split(",")),
-        warmup=args.warmup,
-        hold=args.hold,
-        app_env={"UPSTREAM_CLIENT": client},
-        results_dir=args.results,
-        run_id=f"{target}--{client}",
-        measure_generator=False,
-        command=tuple(sys.argv),
+def measure(target: str, client: str, shared: engine.RunOptions, console: Console) -> results.Run:
+    """One client on one target, with the options every measurement shares."""
+    options = dataclasses.replace(
+        shared, targets=(target,), app_env={"UPSTREAM_CLIENT": client}, run_id=f"{target}--{client}"
     )
     machine = engine.Engine(options)
     run, folder = machine.new_run()
@@ -142,30 +136,49 @@ def write_between_markers(path: Path, text: str) -> None:
     path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{text}\n{END}", current))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--levels", default="10,50,250,1000")
-    parser.add_argument("--hold", type=float, default=3.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--only", default="", help="targets to measure, comma-separated")
-    parser.add_argument("--results", type=Path, default=Path(tempfile.mkdtemp()))
-    parser.add_argument("--write", type=Path, help="Markdown file to put the table in")
-    args = parser.parse_args()
-    only = [name for name in args.only.split(",") if name]
+# Click's plain help reflows the docstring's paragraphs; rich's keeps its line breaks and wraps
+# them again.
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+
+@app.command(help=__doc__)
+def main(
+    levels: Annotated[str, typer.Option(help="Requests in flight per level, comma-separated.")] = (
+        "10,50,250,1000"
+    ),
+    hold: Annotated[float, typer.Option(help="Seconds measured per level.")] = 3.0,
+    warmup: Annotated[float, typer.Option(help="Seconds of warm-up per level.")] = 1.0,
+    only: Annotated[str, typer.Option(help="Targets to measure, comma-separated.")] = "",
+    results: Annotated[Path | None, typer.Option(help="Where the runs go (a temp dir).")] = None,
+    write: Annotated[Path | None, typer.Option(help="Markdown file to put the table in.")] = None,
+) -> None:
+    try:
+        users = plan.parse_levels(levels.split(","))
+    except plan.PlanError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    shared = engine.RunOptions(
+        scenarios=("upstream",),
+        levels=users,
+        warmup=warmup,
+        hold=hold,
+        results_dir=results or Path(tempfile.mkdtemp()),
+        measure_generator=False,
+        command=tuple(sys.argv),
+    )
+    chosen = [name for name in only.split(",") if name]
     console = Console(stderr=True)
     runs = {
-        (target, client): measure(target, client, args, console)
+        (target, client): measure(target, client, shared, console)
         for target, context in targets().items()
-        if not only or target in only
+        if not chosen or target in chosen
         for client in CANDIDATES[context]
     }
-    levels = [int(level) for level in args.levels.split(",")]
     command = "python benchmarks/http_clients.py " + " ".join(sys.argv[1:])
-    text = document(runs, levels, command.strip())
+    text = document(runs, list(users), command.strip())
     print(text)
-    if args.write:
-        write_between_markers(args.write, text)
+    if write:
+        write_between_markers(write, text)
 
 
 if __name__ == "__main__":
-    main()
+    app()

@@ -11,49 +11,54 @@ run engine computes the upstream's ceiling from) and the calls/s one core of it 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import resource
 import sys
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import psutil
+import typer
 
 from blockbench.targets import supervisor
 from blockbench.upstream.burst import burst
 from blockbench.upstream.calibration import measure_cpu_per_call
 
+# Click's plain help reflows the docstring's paragraphs; rich's keeps its line breaks and wraps
+# them again.
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--wait-ms", type=int, default=5000)
-    parser.add_argument("--calls", type=int, default=20_000, help="Calls for the CPU measure.")
-    parser.add_argument("--processes", type=int, default=1, help="Upstream processes.")
-    args = parser.parse_args()
+
+@app.command(help=__doc__)
+def main(
+    count: Annotated[int, typer.Option(min=1, help="Concurrent waiting requests.")] = 10_000,
+    wait_ms: Annotated[int, typer.Option(min=1, help="How long each one waits, in ms.")] = 5000,
+    calls: Annotated[int, typer.Option(min=1, help="Calls for the CPU measure.")] = 20_000,
+    processes: Annotated[int, typer.Option(min=1, help="Upstream processes.")] = 1,
+) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < args.count + 100:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.count + 1000), hard))
+    if soft < count + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1000), hard))
 
     port = supervisor.free_port()
     log = Path(tempfile.mkdtemp()) / "upstream.log"
     command = [sys.executable, "-m", "blockbench.upstream", "--port", str(port)]
-    command += ["--processes", str(args.processes)]
+    command += ["--processes", str(processes)]
     upstream = supervisor.start("upstream", command, port=port, log_path=log)
     try:
         # The parent and, with --processes, its workers.
         tree = _tree(psutil.Process(upstream.pid))
         for member in tree:
             member.cpu_percent()
-        result = asyncio.run(burst(f"{upstream.url}/delay?ms={args.wait_ms}", args.count))
+        result = asyncio.run(burst(f"{upstream.url}/delay?ms={wait_ms}", count))
         cpu = sum(member.cpu_percent() for member in tree)
         rss_mib = sum(member.memory_info().rss for member in tree) / 2**20
-        cpu_per_call = measure_cpu_per_call(upstream.url, [upstream.pid], calls=args.calls)
+        cpu_per_call = measure_cpu_per_call(upstream.url, [upstream.pid], calls=calls)
     finally:
         upstream.stop()
-    wait = args.wait_ms / 1000
+    wait = wait_ms / 1000
     print(
         json.dumps(
             {
@@ -67,7 +72,7 @@ def main() -> None:
                 "elapsed_over_one_wait": round(result.elapsed / wait, 2),
                 "upstream_cpu_percent": cpu,
                 "upstream_rss_mib": round(rss_mib, 1),
-                "upstream_processes": args.processes,
+                "upstream_processes": processes,
                 "cpu_us_per_call": round(cpu_per_call * 1e6, 2),
                 # Under one CPU clock tick in all: too quick to tell.
                 "calls_per_s_per_core": round(1 / cpu_per_call) if cpu_per_call else None,
@@ -82,4 +87,4 @@ def _tree(process: psutil.Process) -> list[psutil.Process]:
 
 
 if __name__ == "__main__":
-    main()
+    app()

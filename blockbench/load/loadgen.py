@@ -10,7 +10,9 @@ of its own; a level is complete when every process has written its line.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -27,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILES = ("loadtests/workloads.py", "loadtests/sweep.py")
 CEILING_LOCUSTFILE = "loadtests/generator_ceiling.py"
 _STATUS_CODE = re.compile(r"code=(\d{3})")
+# How much of the end of a Locust stats history the live rate reads: many rows' worth.
+HISTORY_TAIL_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -247,21 +251,33 @@ class LocustRun:
 
 
 def _last_aggregated_rate(path: Path) -> float | None:
+    # The history grows by a row per request name every second for the whole run: read only its
+    # header and its last few KiB, where the latest Aggregated row is.
     try:
         with path.open("rb") as file:
-            file.seek(0, 2)
-            file.seek(max(0, file.tell() - 8192))
+            header = _csv_row(file.readline().decode(errors="replace"))
+            file.seek(0, os.SEEK_END)
+            file.seek(max(0, file.tell() - HISTORY_TAIL_BYTES))
             tail = file.read().decode(errors="replace").splitlines()
-            file.seek(0)
-            header = file.readline().decode(errors="replace").strip().split(",")
     except OSError:
         return None
     if "Requests/s" not in header or "Name" not in header:
         return None
     rate_at, name_at = header.index("Requests/s"), header.index("Name")
-    for line in reversed(tail):
-        fields = line.split(",")
-        if len(fields) == len(header) and fields[name_at].strip('"') == "Aggregated":
+    # Line by line, so that a quote in the tail's first line (cut anywhere) or its last (perhaps
+    # still being written) cannot swallow the lines beside it. A line cut anywhere but in its first
+    # or last field lacks the header's field count and is passed over; cut there, its name and
+    # rate are whole.
+    for fields in map(_csv_row, reversed(tail)):
+        if len(fields) == len(header) and fields[name_at] == "Aggregated":
             with contextlib.suppress(ValueError):
                 return float(fields[rate_at])
     return None
+
+
+def _csv_row(line: str) -> list[str]:
+    """One line of a CSV file as Locust's csv.writer wrote it (names with commas are quoted)."""
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error:  # a torn line
+        return []

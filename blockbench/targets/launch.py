@@ -7,7 +7,6 @@ requests meet the capacity the catalogue declares.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +16,7 @@ import psutil
 from blockbench.targets import supervisor
 from blockbench.targets.catalogue import Target
 from blockbench.targets.pinning import CpuBudget, cpu_seconds
+from blockbench.targets.polling import wait_until
 
 # A server has settled when its whole process tree used under _SETTLE_CPU seconds of CPU in
 # _SETTLE_QUIET seconds: every worker has finished importing the app.
@@ -70,21 +70,23 @@ def wait_settled(
     app (one after another, on a small CPU budget): a burst then meets fewer workers than the
     target has, and the first measurements see a capacity it does not declare.
     """
-    deadline = time.monotonic() + timeout
-    before = _tree_cpu(process.pid)
-    while time.monotonic() < deadline:
-        time.sleep(_SETTLE_QUIET)
+    # The first check only takes the CPU time to compare the next one with.
+    before: float | None = None
+
+    def quiet() -> bool:
+        nonlocal before
         if not process.running():
             raise supervisor.StartupError(
                 f"{process.name} exited with code {process.popen.returncode} while its workers "
                 f"were booting; its log ({process.log_path}) ends:\n"
                 f"{supervisor.log_tail(process.log_path)}"
             )
-        after = _tree_cpu(process.pid)
+        previous, before = before, _tree_cpu(process.pid)
         # A worker that exits takes its CPU time with it: a drop is not quiet either.
-        if 0 <= after - before < _SETTLE_CPU:
-            return
-        before = after
+        return previous is not None and 0 <= before - previous < _SETTLE_CPU
+
+    if wait_until(quiet, timeout, _SETTLE_QUIET):
+        return
     raise supervisor.StartupError(
         f"{process.name} answers /healthz but its processes still use CPU after {timeout:.0f} s "
         f"(workers crashing and restarting?); its log ({process.log_path}) ends:\n"

@@ -189,6 +189,8 @@ def cpu_seconds(processes: Iterable[psutil.Process]) -> float:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m blockbench.targets.pinning CPUS -- COMMAND...``: pin, then exec COMMAND."""
+    # Parsed by hand: an exec wrapper in front of a target's server, with one argument of its
+    # own and the rest passed on verbatim; a CLI library would only add its import to the start.
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 3 or args[1] != "--":
         sys.exit("usage: python -m blockbench.targets.pinning CPUS -- COMMAND [ARGS...]")

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from blockbench.errors import BlockbenchError
+from blockbench.targets.polling import wait_until
 
 LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT = 30.0
@@ -90,9 +90,7 @@ class Child:
         except subprocess.TimeoutExpired:
             pass
         # Workers may outlive a leader that exited first; the group is swept either way.
-        deadline = time.monotonic() + timeout
-        while _group_alive(self.popen.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: not _group_alive(self.popen.pid), timeout, 0.05)
         _signal_group(self.popen.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout)
@@ -170,9 +168,9 @@ def spawn(
 
 
 def _wait_healthy(process: ManagedProcess, health_path: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
     with httpx.Client(timeout=1.0) as client:
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             if not process.running():
                 raise StartupError(
                     f"{process.name} exited with code {process.popen.returncode} before it "
@@ -180,9 +178,11 @@ def _wait_healthy(process: ManagedProcess, health_path: str, timeout: float) -> 
                     f"{log_tail(process.log_path)}"
                 )
             with contextlib.suppress(httpx.HTTPError):
-                if client.get(process.url + health_path).status_code == 200:
-                    return
-            time.sleep(0.1)
+                return client.get(process.url + health_path).status_code == 200
+            return False
+
+        if wait_until(healthy, timeout, 0.1):
+            return
     raise StartupError(
         f"{process.name} did not answer {health_path} on {process.url} within {timeout:.0f} s; "
         f"its log ({process.log_path}) ends:\n{log_tail(process.log_path)}"

@@ -318,6 +318,8 @@ def _stop(workers: list[multiprocessing.process.BaseProcess]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # argparse rather than the harness's typer: the app image, which runs this service, installs
+    # only the apps' and the upstream's extras; an import-linter contract keeps typer out of here.
     parser = argparse.ArgumentParser(prog="python -m blockbench.upstream", description=__doc__)
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)

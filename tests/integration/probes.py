@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import psutil
 
+from blockbench.targets.polling import wait_until
 from blockbench.upstream.burst import BurstResult, burst
 
 # Long enough to dwarf connection set-up and scheduling noise on a busy 2-core machine, short
@@ -55,10 +55,8 @@ def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
 def left_after(processes: list[psutil.Process], grace: float = 2.0) -> list[psutil.Process]:
     """Those still running after ``grace`` seconds: a process killed a moment ago may still be
     on its way out, one that leaked is still there."""
-    deadline = time.monotonic() + grace
-    while (alive := still_running(processes)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return alive
+    wait_until(lambda: not still_running(processes), grace, 0.05)
+    return still_running(processes)
 
 
 def group_members(pgid: int) -> list[psutil.Process]:

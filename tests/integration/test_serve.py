@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from blockbench.engine import plan
 from blockbench.load import scenarios
 from blockbench.targets import catalogue, compose, database, serve, supervisor
+from blockbench.targets.polling import wait_until
 from tests.integration.probes import group_members, left_after, process_tree
 
 _MARK = "BLOCKBENCH_TEST_SERVE"
@@ -88,15 +88,17 @@ class Serving:
         return " ".join(self.output.read_text(errors="replace").split())
 
     def manifest(self) -> dict[str, Any]:
-        deadline = time.monotonic() + STARTUP
-        while time.monotonic() < deadline:
-            found = list(self.log_dir.glob(f"*/{serve.MANIFEST}"))
-            if found:
-                manifest: dict[str, Any] = json.loads(found[0].read_text())
-                return manifest
+        def written() -> bool:
+            if any(self.log_dir.glob(f"*/{serve.MANIFEST}")):
+                return True
             assert self.popen.poll() is None, f"serve exited early: {self.text()}"
-            time.sleep(0.2)
-        raise AssertionError(f"serve wrote no manifest in {STARTUP:.0f} s: {self.text()}")
+            return False
+
+        if not wait_until(written, STARTUP, 0.2):
+            raise AssertionError(f"serve wrote no manifest in {STARTUP:.0f} s: {self.text()}")
+        path = next(self.log_dir.glob(f"*/{serve.MANIFEST}"))
+        manifest: dict[str, Any] = json.loads(path.read_text())
+        return manifest
 
     def stop(self, sig: signal.Signals) -> int:
         self.popen.send_signal(sig)

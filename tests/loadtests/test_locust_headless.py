@@ -9,12 +9,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from blockbench.load import scenarios
 from blockbench.targets import supervisor
+from blockbench.targets.polling import wait_until
 from tests import servers
 
 pytestmark = pytest.mark.integration
@@ -134,13 +136,14 @@ def test_web_ui_picks_any_workload_and_the_sweep(
     form = {"user_classes": "Cpu", "shape_class": "StepSweep", "host": app_url}
     started = httpx.post(web_ui + "/swarm", data={**form, "user_count": 1, "spawn_rate": 1})
     assert started.json()["success"] is True
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        report = httpx.get(web_ui + "/stats/requests", timeout=10).json()
-        if report["state"] == "stopped":
-            break
-        time.sleep(0.2)
+
+    def stats() -> dict[str, Any]:
+        report: dict[str, Any] = httpx.get(web_ui + "/stats/requests", timeout=10).json()
+        return report
+
+    wait_until(lambda: stats()["state"] == "stopped", 10, 0.2)
     # The one-level sweep ran Cpu and stopped by itself.
+    report = stats()
     assert report["state"] == "stopped"
     assert [(s["name"], s["num_failures"]) for s in report["stats"]] == [
         ("/cpu", 0),

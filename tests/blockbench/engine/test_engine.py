@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import psutil
 import pytest
 
 from blockbench import results
+from blockbench.targets.polling import wait_until
 
 # Each `blockbench run` below is bounded by RUN_TIMEOUT (the tiny profile takes well under a
 # minute), and no test waits on more than two; the runs' own timeouts fire first.
@@ -143,9 +143,7 @@ def test_interrupt_keeps_finished_levels_and_resume_completes(tmp_path: Path) ->
     ]  # fmt: skip
     process = blockbench(*args, marker=marker)
     first = tmp_path / "cut" / "levels" / "io-sleep__flask-sync__r0" / "1.json"
-    deadline = time.monotonic() + 90
-    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: first.exists() or process.poll() is not None, 90, 0.2)
     assert first.exists(), process.communicate()[0]
     kept = first.read_text()
     process.send_signal(signal.SIGINT)

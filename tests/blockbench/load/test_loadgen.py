@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -123,3 +124,38 @@ def test_processes_rates_and_mixes_add_up() -> None:
     older = loadgen.parse_record(_line(0, 1, {100: 10}))[1]
     assert loadgen.combine([*records, older], 6).rate_rps is None
     assert loadgen.combine([*records, older], 6).mix == {"/io/sleep": 48, "/cpu": 2}
+
+
+HISTORY_HEADER = ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Failures/s", "50%"]
+
+
+def _history(path: Path, rows: list[tuple[str, str, float]], torn: str = "") -> None:
+    """A stats history as Locust writes one, with csv.writer: (type, name, rate) per row."""
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(HISTORY_HEADER)
+        for second, (kind, name, rate) in enumerate(rows):
+            writer.writerow([1795849442 + second, 10, kind, name, f"{rate:.6f}", "0.000000", 12])
+        file.write(torn)
+
+
+def test_the_live_rate_adds_up_each_process_latest_aggregated_row(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(10,), warmup=0, hold=1)
+    run = loadgen.LocustRun("IoSleep", "http://127.0.0.1:1", sweep, tmp_path, processes=3)
+    assert run.live_rps() is None  # no history yet
+    # Long enough that only its tail is read; the request names that follow the last Aggregated
+    # row have commas in them, which csv.writer quotes; the last line is still being written.
+    earlier = [("", "Aggregated", 1.0), ("GET", "/io/sleep", 1.0)] * 200
+    latest = [("", "Aggregated", 41.5), ("GET", "/items?tags=a,b", 30.0), ("GET", "x,y,z", 11.5)]
+    _history(tmp_path / "p0_stats_history.csv", earlier + latest, torn='17958,10,,"Aggreg')
+    _history(tmp_path / "p1_stats_history.csv", [("", "Aggregated", 8.0)])
+    # Process 2 has written no history yet: the others' rates still count.
+    assert run.live_rps() == 49.5
+
+
+def test_a_request_named_like_the_aggregated_row_is_not_it(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(10,), warmup=0, hold=1)
+    run = loadgen.LocustRun("IoSleep", "http://127.0.0.1:1", sweep, tmp_path, processes=1)
+    rows = [("", "Aggregated", 20.0), ("GET", '"Aggregated"', 5.0), ("GET", "Aggregated,", 6.0)]
+    _history(tmp_path / "p0_stats_history.csv", rows)
+    assert run.live_rps() == 20.0

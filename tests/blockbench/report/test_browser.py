@@ -42,21 +42,54 @@ HOVER = """
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+def browser() -> Iterator[Browser]:
     executable = shutil.which(CHROMIUM)
     if executable is None:
         message = f"no Chromium at {CHROMIUM}: apt-get install chromium"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    with Browser(Path(executable), tmp_path_factory.mktemp("chromium") / "profile") as opened:
+    with Browser(Path(executable)) as opened:
         yield opened
 
 
+def problems(page: Page, site: Path) -> list[str]:
+    """The page's console errors, then every URL it requested from outside ``site``."""
+    assert page.page.url in page.requested()  # So that requests are seen at all.
+    inside = (site.resolve().as_uri(), "data:")
+    return page.console_errors() + [u for u in page.requested() if not u.startswith(inside)]
+
+
 def assert_clean(page: Page, site: Path) -> None:
-    assert page.console_errors() == []
-    for url in page.requested():
-        assert url.startswith(site.resolve().as_uri()) or url.startswith("data:"), url
+    assert problems(page, site) == []
+
+
+# A page that does each thing assert_clean must catch: it logs an error, throws, loads a missing
+# file, breaks its own Content-Security-Policy, and fetches from outside its folder.
+NOISY = """<!doctype html>
+<meta http-equiv="Content-Security-Policy" content="script-src 'self'">
+<script src="noisy.js"></script>
+<script>window.inline = 1</script>
+<img src="missing.png">
+<img src="{outside}">
+"""
+NOISY_SCRIPT = "console.error('logged on purpose'); throw new Error('thrown on purpose');"
+
+
+def test_what_a_page_does_wrong_is_seen(browser: Browser, tmp_path: Path, closed_port: int) -> None:
+    outside = f"http://127.0.0.1:{closed_port}/outside.png"
+    (tmp_path / "noisy.js").write_text(NOISY_SCRIPT)
+    path = tmp_path / "noisy.html"
+    path.write_text(NOISY.format(outside=outside))
+    page = browser.open(path.as_uri())
+    found = problems(page, tmp_path)
+    errors = "\n".join(found[:-1])
+    assert "logged on purpose" in errors
+    assert "thrown on purpose" in errors
+    assert "missing.png" in errors
+    assert "Content Security Policy" in errors
+    assert page.evaluate("typeof window.inline") == "undefined"
+    assert found[-1] == outside
 
 
 def test_the_index_opens_without_errors(browser: Browser, site: Path) -> None:
@@ -122,8 +155,7 @@ def test_the_client_section_draws_its_chart(browser: Browser, tmp_path: Path) ->
     )
     assert drawn >= 2
     assert_clean(page, tmp_path / "reports")
-    page.evaluate("document.getElementById('http-client').scrollIntoView()")
-    page.screenshot(ARTIFACTS / "run-http-client.png")
+    page.screenshot(ARTIFACTS / "run-http-client.png", element="#http-client")
 
 
 def test_each_plateau_is_labelled_on_the_drawn_chart(browser: Browser, tmp_path: Path) -> None:
@@ -136,5 +168,4 @@ def test_each_plateau_is_labelled_on_the_drawn_chart(browser: Browser, tmp_path:
     assert "limited by worker processes" in labels
     assert "limited by gunicorn --threads" in labels
     assert_clean(page, tmp_path / "reports")
-    page.evaluate("document.getElementById('scenario-1-throughput-figure').scrollIntoView()")
-    page.screenshot(ARTIFACTS / "run-bounds.png")
+    page.screenshot(ARTIFACTS / "run-bounds.png", element="#scenario-1-throughput-figure")
