@@ -190,6 +190,7 @@ def run(
 
     from rich.console import Console
 
+    from blockbench import results
     from blockbench.engine import engine, plan, summary
 
     console = Console(stderr=True)
@@ -217,7 +218,7 @@ def run(
         raise plan.PlanError(f"--target-cores must be 1 or more, got {target_cores}")
     machine = engine.Engine(options)
     if resume:
-        started = engine.resume(results_dir, resume)
+        started = results.resume(results_dir, resume)
         folder = results_dir / resume
     else:
         started, folder = machine.new_run()
