@@ -435,11 +435,13 @@ class Engine:
                 self.progress.level(result)
 
             self._drive(locust, sampler, record, server)
+            # Asked before the stack stops it: once stopped, no server is running.
+            died = server is not None and not server.running()
         missing = cell.missing_levels
         if missing:
             why = locust.failure() or (
                 f"{cell.target} stopped answering; see logs/{key}/"
-                if server is not None and not server.running()
+                if died
                 else "the load generator reported no result for them"
             )
             cell = cell.model_copy(update={"error": f"levels {missing} missing: {why}"})

@@ -1,17 +1,21 @@
 """What the engine starts it stops: Locust's processes on a normal end, on Ctrl-C, and when a
-start fails half-way; and their samples are forgotten with them. Fakes stand in for the
+start fails half-way, a cell's target when the cell ends; and their samples are forgotten with
+them. Fakes stand in for the
 processes, so this runs in milliseconds; test_engine checks real runs leave nothing behind."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 import pytest
 
-from blockbench.engine.engine import Engine, RunOptions
+from blockbench.engine.engine import Engine, RunOptions, _Deployment
 from blockbench.engine.sampler import TreeSampler
 from blockbench.load import loadgen
 from blockbench.load.loadgen import LevelRecord
+from blockbench.targets import launch
+from tests.blockbench.results.test_schema import make_run
 
 
 class FakeChild:
@@ -26,11 +30,20 @@ class FakeChild:
 class FakeLocust:
     """Two generator processes; ``start`` fails after the first when asked to."""
 
-    def __init__(self, *, fail_start: bool = False, interrupt: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        fail_start: bool = False,
+        interrupt: bool = False,
+        levels: list[LevelRecord] | None = None,
+    ) -> None:
         self.children: list[FakeChild] = []
         self.stopped: list[int] = []
         self._fail_start = fail_start
         self._interrupt = interrupt
+        self._levels = (
+            [LevelRecord(1, 0.0, 1.0, 1.0, 10, 0, {100: 10})] if levels is None else levels
+        )
 
     def start(self) -> None:
         self.children.append(FakeChild(101, self.stopped))
@@ -48,7 +61,10 @@ class FakeLocust:
     def collect(self) -> list[LevelRecord]:
         if self._interrupt:
             raise KeyboardInterrupt
-        return [LevelRecord(1, 0.0, 1.0, 1.0, 10, 0, {100: 10})]
+        return self._levels
+
+    def failure(self) -> str | None:
+        return None
 
     def live_rps(self) -> float | None:
         return None
@@ -95,4 +111,46 @@ def test_a_start_that_fails_half_way_stops_what_it_started() -> None:
     with pytest.raises(OSError, match="could not start"):
         drive(locust, sampler)
     assert locust.stopped == [101]
+    assert sampler.watched == {}
+
+
+class FakeServer:
+    def __init__(self, *, dies: bool) -> None:
+        self.url, self.pid = "http://127.0.0.1:1", 201
+        self.stopped = False
+        self._dies = dies
+
+    def running(self) -> bool:
+        return not self.stopped and not self._dies
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.mark.parametrize(
+    ("dies", "why"),
+    [
+        (True, "flask-sync stopped answering; see logs/io-sleep__flask-sync__r0/"),
+        (False, "the load generator reported no result for them"),
+    ],
+)
+def test_a_cell_stops_its_target_and_says_why_levels_are_missing(
+    dies: bool, why: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeServer(dies=dies)
+    locusts: list[FakeLocust] = []
+
+    def locust_run(*args: object, **kwargs: object) -> FakeLocust:
+        locusts.append(FakeLocust(levels=[]))
+        return locusts[-1]
+
+    monkeypatch.setattr(launch, "start_target", lambda *args, **kwargs: server)
+    monkeypatch.setattr(loadgen, "LocustRun", locust_run)
+    run = make_run()  # flask-sync planned at 1 and 10 users, measured at 10
+    sampler = FakeSampler()
+    deployment = _Deployment("http://127.0.0.1:2", None, None, None)
+    engine = Engine(RunOptions(results_dir=tmp_path))
+    cell = engine._run_cell(run, tmp_path, 0, cast(TreeSampler, sampler), deployment)
+    assert cell.error == f"levels [1] missing: {why}"
+    assert server.stopped and locusts[0].stopped == [101, 102]
     assert sampler.watched == {}
