@@ -68,6 +68,7 @@ class Resources(Model):
 class Generator(Model):
     processes: int
     cpu_percent_max: float | None = Field(description="the busiest generator process")
+    # validity.generator_saturated(cpu_percent_max): the rule its flag follows too.
     saturated: bool
     # Its processes' CPU together, mean over the level (100 = one core), and the CPUs they
     # (and the upstream, started beside them) may use; None in runs recorded before.
