@@ -333,6 +333,7 @@ def run(
 
     from rich.console import Console
 
+    from blockbench import results
     from blockbench.engine import engine, plan, summary
 
     console = Console(stderr=True)
@@ -356,7 +357,7 @@ def run(
     )
     machine = engine.Engine(options)
     if resume:
-        started = engine.resume(results_dir, resume)
+        started = results.resume(results_dir, resume)
         folder = results_dir / resume
     else:
         started, folder = machine.new_run()

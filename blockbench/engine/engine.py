@@ -12,10 +12,9 @@ import contextlib
 import datetime as dt
 import os
 import signal
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -24,15 +23,16 @@ import psycopg
 
 from blockbench import results
 from blockbench.apps import contract, upstream_clients
-from blockbench.engine import bounds, environment, plan
+from blockbench.engine import environment, levels, plan
 from blockbench.engine.progress import Progress
+from blockbench.engine.sampler import TreeSampler
 from blockbench.errors import BlockbenchError
-from blockbench.load import loadgen, scenarios, stats
+from blockbench.load import loadgen, scenarios
+from blockbench.results import bounds, judging
 from blockbench.targets import catalogue, database, launch, pinning, services, supervisor
 from blockbench.upstream import calibration as upstream_calibration
 
-__all__ = ["Engine", "EngineError", "Outcome", "Progress", "RunOptions", "resume"]
-from blockbench.engine.sampler import TreeSampler
+__all__ = ["Engine", "EngineError", "Outcome", "Progress", "RunOptions"]
 
 REPO = loadgen.REPO
 GENERATOR_CEILING_SWEEP = scenarios.Sweep(levels=(64,), warmup=1.0, hold=3.0)
@@ -108,10 +108,6 @@ class Engine:
         self._catalogue = catalogue.load(cores=options.target_cores or self.budget.cores)
         self.targets = self._catalogue.with_env(options.app_env)
         self.scenarios = scenarios.load()
-        self.children: list[supervisor.Child] = []
-        # The services beside the targets, while a run has them (sampled under these names).
-        self._upstream: supervisor.ManagedProcess | None = None
-        self._database: services.Database | None = None
 
     # -- planning -------------------------------------------------------------------------
 
@@ -257,65 +253,70 @@ class Engine:
         # A resumed run measures its targets with the app environment it started with.
         self.targets = self._catalogue.with_env(run.app_env)
         try:
-            with (
-                _sigterm_stops(),
-                TreeSampler(cpus=self.budget.cpus) as sampler,
-                self._services(run, folder, sampler) as urls,
+            # Every process started for the run is entered in this stack (a cell's in one of
+            # its own), whose close stops them in reverse order: at the end, on an error, and
+            # on Ctrl-C or SIGTERM.
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(_sigterm_stops())
+                sampler = stack.enter_context(TreeSampler(cpus=self.budget.cpus))
+                deployment = self._deployment(run, folder, sampler, stack)
                 # The harness and the database keep off the targets' cores, so the kernel's
                 # busy time of those cores is the targets' alone (the utilisation-law check).
-                pinning.off_the_targets(
-                    self.budget, [self._database.pid] if self._database else []
-                ),
-            ):
-                upstream_url, database_url = urls
+                database = [deployment.database.pid] if deployment.database else []
+                stack.enter_context(pinning.off_the_targets(self.budget, database))
                 if self.options.measure_generator and run.generator_ceiling_rps is None:
-                    run = self._measure_generator(run, folder, upstream_url, sampler)
-                if self._upstream is not None and run.upstream_ceiling_rps is None:
-                    run = self._measure_upstream(run, self._upstream)
-                run = self._with_caps(run, database_url)
+                    run = self._measure_generator(run, folder, deployment.upstream_url, sampler)
+                if deployment.upstream is not None and run.upstream_ceiling_rps is None:
+                    run = self._measure_upstream(run, deployment.upstream)
+                run = self._with_caps(run, deployment.database_url)
                 results.save_run(folder, run)
                 for index, cell in enumerate(run.cells):
                     if not cell.missing_levels:
                         continue
-                    cell = self._run_cell(run, folder, index, sampler, upstream_url, database_url)
+                    cell = self._run_cell(run, folder, index, sampler, deployment)
                     run = _replace_cell(run, index, cell)
                     results.save_run(folder, run)
         except (KeyboardInterrupt, _Stop):
             interrupted = True
             run = results.load_run(folder)  # everything saved so far, no half-measured level
-        finally:
-            self._stop_children()
-        run = _finish(run, folder, interrupted)
+        rules = environment.blockbench_commit(REPO)
+        run = judging.finish(run, interrupted=interrupted, rules=rules, finished=now())
+        results.save_run(folder, run)
         return Outcome(run, folder, interrupted)
 
-    @contextlib.contextmanager
-    def _services(
-        self, run: results.Run, folder: Path, sampler: TreeSampler
-    ) -> Iterator[tuple[str, str | None]]:
-        """The upstream service (started here unless given) and the database URL; both are
+    def _deployment(
+        self, run: results.Run, folder: Path, sampler: TreeSampler, stack: contextlib.ExitStack
+    ) -> _Deployment:
+        """The upstream service (started here unless given) and the database; both are
         sampled, where their processes can be found, so a level they held back is flagged."""
         needs: set[scenarios.Dependency] = set()
         for name in run.scenarios:
             needs |= self.scenarios.scenario(name).dependencies
         database_url = self.options.database_url or os.environ.get("DATABASE_URL") or None
-        embedded = None
         if "database" in needs and database_url is None:
             embedded = self._embedded_database(run, folder)
+            # Entered first, so stopped last: after every target that holds connections to it.
+            stack.callback(embedded.stop)
             database_url = embedded.url
+        postgres = None
         if database_url is not None and "database" in needs:
-            self._database = services.find_database(database_url)
-            if self._database is not None:
-                sampler.watch(DATABASE, self._database.pid)
-        try:
-            yield self._upstream_url(folder, sampler), database_url
-        finally:
-            self._database = None
-            if embedded is not None:
-                embedded.stop()
-            if self._upstream is not None:
-                sampler.forget(UPSTREAM)
-                self._stop(self._upstream)
-                self._upstream = None
+            postgres = services.find_database(database_url)
+            if postgres is not None:
+                sampler.watch(DATABASE, postgres.pid)
+                stack.callback(sampler.forget, DATABASE)
+        if self.options.upstream_url:
+            return _Deployment(self.options.upstream_url, database_url, None, postgres)
+        # One process per CPU it may use: the upstream shares them with the load generator.
+        upstream = launch.start_upstream(
+            supervisor.free_port(),
+            self.budget,
+            folder / "logs",
+            processes=services.upstream_processes(self.budget),
+        )
+        stack.callback(upstream.stop)
+        sampler.watch(UPSTREAM, upstream.pid)
+        stack.callback(sampler.forget, UPSTREAM)
+        return _Deployment(upstream.url, database_url, upstream, postgres)
 
     def _embedded_database(self, run: results.Run, folder: Path) -> database.EmbeddedDatabase:
         """No DATABASE_URL: a private PostgreSQL with connections for the db cells' pools (one
@@ -334,22 +335,6 @@ class Engine:
             log_path=folder / "logs" / "postgres.log",
             budget=self.budget,
         )
-
-    def _upstream_url(self, folder: Path, sampler: TreeSampler) -> str:
-        """The given upstream's URL, or one started here (kept in ``_upstream``, sampled)."""
-        if self.options.upstream_url:
-            return self.options.upstream_url
-        # One process per CPU it may use: the upstream shares them with the load generator.
-        upstream = launch.start_upstream(
-            supervisor.free_port(),
-            self.budget,
-            folder / "logs",
-            processes=services.upstream_processes(self.budget),
-        )
-        self.children.append(upstream)
-        self._upstream = upstream
-        sampler.watch(UPSTREAM, upstream.pid)
-        return upstream.url
 
     def _measure_upstream(
         self, run: results.Run, upstream: supervisor.ManagedProcess
@@ -427,8 +412,7 @@ class Engine:
         folder: Path,
         index: int,
         sampler: TreeSampler,
-        upstream_url: str,
-        database_url: str | None,
+        deployment: _Deployment,
     ) -> results.Cell:
         cell = run.cells[index]
         key = results.cell_key(cell)
@@ -438,45 +422,45 @@ class Engine:
         target = self.targets.get(cell.target)
         server: supervisor.ManagedProcess | None = None
         url = self.options.target_urls.get(cell.target) or (cell.url if cell.external else None)
-        if url is None:
-            try:
-                server = self._start_target(target, folder / "logs" / key,
-                                            upstream_url, database_url)  # fmt: skip
-            except supervisor.StartupError as exc:
-                self.progress.warn(str(exc))
-                return cell.model_copy(update={"error": str(exc)})
-            url = server.url
-            sampler.watch(key, server.pid)
-        cell = cell.model_copy(update={"url": url})
-        locust = loadgen.LocustRun(
-            scenario.workload,
-            url,
-            sweep,
-            folder / "locust" / key,
-            processes=run.generator_processes,
-            budget=self.budget,
-            slots=bounds.in_flight(cell.caps),
-        )
+        with contextlib.ExitStack() as stack:
+            if url is None:
+                try:
+                    server = self._start_target(target, folder / "logs" / key, deployment)
+                except supervisor.StartupError as exc:
+                    self.progress.warn(str(exc))
+                    return cell.model_copy(update={"error": str(exc)})
+                stack.callback(server.stop)
+                url = server.url
+                sampler.watch(key, server.pid)
+                stack.callback(sampler.forget, key)
+            cell = cell.model_copy(update={"url": url})
+            locust = loadgen.LocustRun(
+                scenario.workload,
+                url,
+                sweep,
+                folder / "locust" / key,
+                processes=run.generator_processes,
+                budget=self.budget,
+                slots=bounds.in_flight(cell.caps),
+            )
 
-        def record(level: loadgen.LevelRecord) -> None:
-            nonlocal cell
-            result = self._level_result(run, cell, level, sampler, locust)
-            results.save_level(folder, cell, result)
-            cell = cell.model_copy(update={"levels": [*cell.levels, result]})
-            results.save_run(folder, _replace_cell(run, index, cell))
-            self.progress.level(result)
+            def record(level: loadgen.LevelRecord) -> None:
+                nonlocal cell
+                sampled = self._sampled(cell, level, sampler, locust, scenario, deployment)
+                result = levels.level_result(run, cell, scenario, level, sampled)
+                results.save_level(folder, cell, result)
+                cell = cell.model_copy(update={"levels": [*cell.levels, result]})
+                results.save_run(folder, _replace_cell(run, index, cell))
+                self.progress.level(result)
 
-        try:
             self._drive(locust, sampler, record, server)
-        finally:
-            if server is not None:
-                sampler.forget(key)
-                self._stop(server)
+            # Asked before the stack stops it: once stopped, no server is running.
+            died = server is not None and not server.running()
         missing = cell.missing_levels
         if missing:
             why = locust.failure() or (
                 f"{cell.target} stopped answering; see logs/{key}/"
-                if server is not None and not server.running()
+                if died
                 else "the load generator reported no result for them"
             )
             cell = cell.model_copy(update={"error": f"levels {missing} missing: {why}"})
@@ -484,20 +468,14 @@ class Engine:
         return cell
 
     def _start_target(
-        self,
-        target: catalogue.Target,
-        log_dir: Path,
-        upstream_url: str,
-        database_url: str | None,
+        self, target: catalogue.Target, log_dir: Path, deployment: _Deployment
     ) -> supervisor.ManagedProcess:
-        env = {"UPSTREAM_URL": upstream_url}
-        if database_url:
-            env["DATABASE_URL"] = database_url
-        server = launch.start_target(
+        env = {"UPSTREAM_URL": deployment.upstream_url}
+        if deployment.database_url:
+            env["DATABASE_URL"] = deployment.database_url
+        return launch.start_target(
             target, port=supervisor.free_port(), budget=self.budget, log_dir=log_dir, env=env
         )
-        self.children.append(server)
-        return server
 
     def _drive(
         self,
@@ -510,12 +488,14 @@ class Engine:
 
         Stops early, keeping what was measured, if the target dies.
         """
-        locust.start()
-        self.children.extend(locust.children)
-        for number, pid in enumerate(locust.pids):
-            sampler.watch(f"generator-{number}", pid)
         records: list[loadgen.LevelRecord] = []
-        try:
+        with contextlib.ExitStack() as stack:
+            # Entered before the start, so a start that fails half-way stops what it started.
+            stack.callback(_stop_generators, locust)
+            locust.start()
+            for number, pid in enumerate(locust.pids):
+                sampler.watch(f"generator-{number}", pid)
+                stack.callback(sampler.forget, f"generator-{number}")
             while True:
                 finished = not locust.running()
                 for level in locust.collect():
@@ -527,249 +507,63 @@ class Engine:
                     break
                 self.progress.tick(locust.live_rps())
                 time.sleep(_POLL_S)
-        finally:
-            for number in range(len(locust.pids)):
-                sampler.forget(f"generator-{number}")
-            for child in locust.children:
-                self._stop(child)
         return records
 
-    def _level_result(
+    def _sampled(
         self,
-        run: results.Run,
         cell: results.Cell,
         level: loadgen.LevelRecord,
         sampler: TreeSampler,
         locust: loadgen.LocustRun,
-    ) -> results.LevelResult:
-        histogram = level.histogram
-        successes = level.requests - level.failures
-        window = max(level.window_s, 1e-9)
-        # Each request credited with the share of its cycle in the hold (Locust's sweep shape):
-        # a count over the window is off by the requests in hand at each edge.
-        rps = level.rate_rps if level.rate_rps is not None else successes / window
-        failure_rate = level.failures / level.requests if level.requests else 0.0
-        names = [f"generator-{n}" for n in range(len(locust.pids))]
-        busiest = [sampler.busiest(name, level.started, level.ended) for name in names]
-        generator_cpu = max((b for b in busiest if b is not None), default=None)
-        used = [sampler.summary(name, level.started, level.ended) for name in names]
-        means = [u.cpu_percent_mean for u in used if u and u.cpu_percent_mean is not None]
-        scenario = self.scenarios.scenario(cell.scenario)
-        resources = sampler.summary(results.cell_key(cell), level.started, level.ended)
-        measured = results.LevelResult(
-            scenario=cell.scenario,
-            target=cell.target,
-            repeat=cell.repeat,
-            users=level.level,
-            window_s=round(level.window_s, 3),
-            requests=level.requests,
-            successes=successes,
-            rps=round(rps, 2),
-            latency=results.Latency(
-                p50=stats.percentile(histogram, 0.50),
-                p90=stats.percentile(histogram, 0.90),
-                p99=stats.percentile(histogram, 0.99),
-                max=float(max(histogram)) if histogram else None,
-                mean=_rounded(stats.mean(histogram)),
-            ),
-            failures=loadgen.classify(level.errors),
-            failure_rate=round(failure_rate, 5),
-            ceiling_rps=None,
-            efficiency=None,
-            mix=dict(level.mix),
-            # The kernel's view of the target's cores, where the target is ours: a target
-            # given by URL may run anywhere.
-            target_cpu_utilisation=(
-                _rounded(sampler.cpus_busy(level.started, level.ended), 4)
-                if resources is not None
-                else None
-            ),
-            target_resources=resources,
-            generator=results.Generator(
-                processes=len(locust.pids),
-                cpu_percent_max=_rounded(generator_cpu, 1),
-                saturated=generator_cpu is not None
-                and generator_cpu >= results.GENERATOR_CPU_LIMIT,
-                cpu_percent_mean=_rounded(sum(means), 1) if len(means) == len(names) else None,
-                # Locust and the upstream share the CPUs the targets leave.
-                cpus=services.upstream_cpus(self.budget),
-            ),
-            upstream=self._service_during(UPSTREAM, sampler, level, scenario, rps),
-            database=self._service_during(DATABASE, sampler, level, scenario, rps),
-            flags=[],
-            histogram=histogram,
-        )
-        return judge(run, cell, measured, scenario)
-
-    def _service_during(
-        self,
-        name: str,
-        sampler: TreeSampler,
-        level: loadgen.LevelRecord,
         scenario: scenarios.Scenario,
-        rps: float,
-    ) -> results.Service | None:
-        """The upstream or the database during ``level``, if the scenario uses it and its
-        processes are known."""
-        if name == UPSTREAM:
-            if "upstream" not in scenario.dependencies or self._upstream is None:
-                return None
-            cpus = services.upstream_cpus(self.budget)
-            calls: float | None = rps * bounds.RequestPath.of(scenario).upstream_calls
-        else:
-            if "database" not in scenario.dependencies or self._database is None:
-                return None
-            cpus, calls = self._database.cpus, None
-        return results.Service(
-            resources=sampler.summary(name, level.started, level.ended),
-            busiest_cpu_percent=_rounded(sampler.busiest(name, level.started, level.ended), 1),
-            cpus=cpus,
-            calls_rps=_rounded(calls, 1),
+        deployment: _Deployment,
+    ) -> levels.Sampled:
+        """What the sampler saw of the level's processes, for levels.level_result."""
+        start, end = level.started, level.ended
+        generators = [f"generator-{number}" for number in range(len(locust.pids))]
+        used = [sampler.summary(name, start, end) for name in generators]
+        target = sampler.summary(results.cell_key(cell), start, end)
+
+        def service(name: str, cpus: int) -> levels.ServiceSample:
+            return levels.ServiceSample(
+                sampler.summary(name, start, end), sampler.busiest(name, start, end), cpus
+            )
+
+        upstream = database = None
+        if "upstream" in scenario.dependencies and deployment.upstream is not None:
+            upstream = service(UPSTREAM, services.upstream_cpus(self.budget))
+        if "database" in scenario.dependencies and deployment.database is not None:
+            database = service(DATABASE, deployment.database.cpus)
+        return levels.Sampled(
+            generator_busiest=[sampler.busiest(name, start, end) for name in generators],
+            generator_means=[summary.cpu_percent_mean if summary else None for summary in used],
+            # Locust and the upstream share the CPUs the targets leave.
+            generator_cpus=services.upstream_cpus(self.budget),
+            target=target,
+            target_cpus_busy=sampler.cpus_busy(start, end) if target is not None else None,
+            upstream=upstream,
+            database=database,
         )
 
-    def _stop(self, child: supervisor.Child) -> None:
+
+@dataclass(frozen=True)
+class _Deployment:
+    """What the targets of a run call, and the processes behind it where the run has them."""
+
+    upstream_url: str
+    database_url: str | None
+    # The upstream service, where the run started it (not given by --upstream-url).
+    upstream: supervisor.ManagedProcess | None
+    # PostgreSQL's processes, where they could be found (to sample them).
+    database: services.Database | None
+
+
+def _stop_generators(locust: loadgen.LocustRun) -> None:
+    for child in locust.children:
         child.stop()
-        with contextlib.suppress(ValueError):
-            self.children.remove(child)
-
-    def _stop_children(self) -> None:
-        for child in reversed(self.children):
-            child.stop()
-        self.children.clear()
-
-
-def _rounded(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def _replace_cell(run: results.Run, index: int, cell: results.Cell) -> results.Run:
     cells = list(run.cells)
     cells[index] = cell
     return run.model_copy(update={"cells": cells})
-
-
-def aggregate(cells: Sequence[results.Cell]) -> list[results.Aggregate]:
-    """Each (scenario, target, users) across repeats: medians and a bootstrap interval.
-
-    Only valid levels count; where no repeat was valid the aggregate says so (valid=False)
-    and carries the invalid numbers for the report to grey out, never to rank.
-    """
-    groups: dict[tuple[str, str, int], list[results.LevelResult]] = {}
-    for cell in cells:
-        for level in cell.levels:
-            groups.setdefault((cell.scenario, cell.target, level.users), []).append(level)
-    aggregates = []
-    for (scenario, target, users), levels in groups.items():
-        valid = [level for level in levels if level.valid]
-        chosen = valid or levels
-        middle, low, high = stats.median_interval([level.rps for level in chosen])
-        aggregates.append(
-            results.Aggregate(
-                scenario=scenario,
-                target=target,
-                users=users,
-                repeats=len(chosen),
-                valid=bool(valid),
-                rps=round(middle, 2),
-                rps_low=round(low, 2),
-                rps_high=round(high, 2),
-                p50_ms=_median([level.latency.p50 for level in chosen]),
-                p99_ms=_median([level.latency.p99 for level in chosen]),
-                efficiency=_median([level.efficiency for level in chosen]),
-                ceiling_rps=_median([level.ceiling_rps for level in chosen]),
-                binding=_most_common([level.binding for level in chosen]),
-            )
-        )
-    return aggregates
-
-
-def _most_common(values: Sequence[str | None]) -> str | None:
-    present = [value for value in values if value is not None]
-    return statistics.mode(present) if present else None
-
-
-def _median(values: Sequence[float | None]) -> float | None:
-    present = [value for value in values if value is not None]
-    return round(statistics.median(present), 4) if present else None
-
-
-def judge(
-    run: results.Run, cell: results.Cell, level: results.LevelResult, scenario: scenarios.Scenario
-) -> results.LevelResult:
-    """The level with its bounds and its validity flags computed from what it measured: the
-    engine applies this as it measures, and again (revalidate) when a run ends."""
-    found = bounds.for_level(run, cell, level, scenario)
-    tightest = bounds.binding(found)
-    demand = bounds.cpu_demand_s(level)
-    level = level.model_copy(
-        update={
-            "bounds": found,
-            "binding": tightest.name if tightest else None,
-            "ceiling_rps": tightest.rps if tightest else None,
-            "efficiency": _rounded(bounds.efficiency(level.rps, found), 4),
-            "target_cpu_demand_ms": _rounded(demand * 1000 if demand else None, 3),
-        }
-    )
-    flags = results.flags_for(
-        successes=level.successes,
-        failure_rate=level.failure_rate,
-        rps=level.rps,
-        generator_cpu=level.generator.cpu_percent_max,
-        generator_ceiling_rps=run.generator_ceiling_rps,
-        upstream=level.upstream,
-        upstream_ceiling_rps=run.upstream_ceiling_rps,
-        database=level.database,
-        utilisation=results.UtilisationLaw.of(level, bounds.target_cores(run)),
-        # A target the harness started is sampled; one given by URL may run anywhere.
-        target_unsampled=not cell.external and level.target_resources is None,
-    )
-    return level.model_copy(update={"flags": flags})
-
-
-def revalidate(run: results.Run) -> results.Run:
-    """Apply the current bounds and validity rules to every stored level, saying so if that
-    changes any. A run recorded by an older blockbench is then judged like a new one."""
-    catalogue = scenarios.load()
-    changed = 0
-    cells = []
-    for cell in run.cells:
-        scenario = catalogue.scenario(cell.scenario)
-        levels = []
-        for level in cell.levels:
-            judged = judge(run, cell, level, scenario)
-            if judged != level:
-                changed += 1
-            levels.append(judged)
-        cells.append(cell.model_copy(update={"levels": levels}))
-    if not changed:
-        return run
-    note = (
-        f"Bounds and validity re-computed with the rules of blockbench "
-        f"{environment.blockbench_commit(REPO)}: {changed} level(s) changed."
-    )
-    return run.model_copy(update={"cells": cells, "notes": [*run.notes, note]})
-
-
-def _finish(run: results.Run, folder: Path, interrupted: bool) -> results.Run:
-    run = revalidate(run)
-    complete = not interrupted and not any(cell.missing_levels for cell in run.cells)
-    run = run.model_copy(
-        update={
-            "status": "complete" if complete else "partial",
-            "finished": now(),
-            "aggregates": aggregate(run.cells),
-        }
-    )
-    results.save_run(folder, run)
-    return run
-
-
-def resume(results_dir: Path, run_id: str) -> results.Run:
-    folder = results_dir / run_id
-    if not folder.is_dir():
-        known = sorted(p.name for p in results_dir.glob("*/") if (p / results.RUN_FILE).exists())
-        raise EngineError(
-            f"no run {run_id!r} in {results_dir}; the runs there: {', '.join(known) or 'none'}"
-        )
-    run = results.load_run(folder)
-    return run.model_copy(update={"status": "running"})

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from blockbench import results
-from blockbench.engine import engine
+from blockbench.engine import environment
+from blockbench.load.loadgen import REPO
+from blockbench.results import aggregates, judging
 
 Key = tuple[str, str]  # (scenario, target)
 
@@ -64,8 +66,8 @@ def merge(base: results.Run, updates: Sequence[results.Run], run_id: str) -> res
             ],
         }
     )
-    merged = engine.revalidate(merged)
-    return merged.model_copy(update={"aggregates": engine.aggregate(merged.cells)})
+    merged = judging.revalidate(merged, environment.blockbench_commit(REPO))
+    return merged.model_copy(update={"aggregates": aggregates.aggregate(merged.cells)})
 
 
 def _check(base: results.Run, update: results.Run) -> None:

@@ -29,8 +29,8 @@ from blockbench.results import (
     Flag,
     LevelResult,
     Run,
-    Service,
     UtilisationLaw,
+    cpu_share,
 )
 from blockbench.targets import catalogue
 
@@ -307,7 +307,7 @@ def _reason(flag: str, levels: list[LevelResult], cores: int) -> str:
             "what it was measured to sustain); it, not the target, may have been the limit"
         )
     if flag == "database_bound":
-        share = _most(_cpu_share(level.database) for level in levels if level.database)
+        share = _most(cpu_share(level.database) for level in levels if level.database)
         return (
             f"PostgreSQL's CPU was saturated ({formats.percent(share)} of its CPUs, limit "
             f"{formats.percent(DATABASE_CPU_SHARE)}): the database, not the target, may have "
@@ -341,12 +341,6 @@ def variants() -> dict[str, str]:
     # The names do not depend on the core count.
     known = catalogue.load(cores=1).targets
     return {target.name: target.variant_of for target in known if target.variant_of}
-
-
-def _cpu_share(service: Service) -> float | None:
-    """Mean CPU over the CPUs the service may use (1.0: all busy), as results judges it."""
-    mean = service.resources.cpu_percent_mean if service.resources else None
-    return None if mean is None else mean / (100 * max(service.cpus, 1))
 
 
 def _median(values: Iterable[float | None]) -> float | None:

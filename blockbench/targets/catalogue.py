@@ -67,7 +67,7 @@ class Cap:
     # None: nothing limits it there.
     value: int | None
     per: Literal["target", "worker", "process"]
-    # Which limit it is, so the bounds (blockbench.engine.bounds) know how a request holds it.
+    # Which limit it is, so the bounds (blockbench.results.bounds) know how a request holds it.
     kind: CapKind
 
 

@@ -4,7 +4,7 @@ models themselves.
 Two scenarios on three targets at three levels, two repeats, with the numbers a 2-core machine
 gives (one core for the targets, one for Locust): io-sleep waits 100 ms, cpu burns 13 ms.
 One level is not a result: starlette-uvicorn's 100 users on io-sleep saturate the generator.
-Every level carries the bounds blockbench.engine.bounds computes from its path, its target's caps
+Every level carries the bounds blockbench.results.bounds computes from its path, its target's caps
 and the CPU demand measured on it, so what limits it changes as the users grow (flask-sync's
 io-sleep is bound by the users at 1, by its worker processes from 20 on).
 
@@ -20,13 +20,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from blockbench.engine import bounds
-from blockbench.engine.engine import aggregate
 from blockbench.load import scenarios as catalogue_scenarios
 from blockbench.load import stats
 from blockbench.results import (
     FAILURE_THRESHOLD,
-    GENERATOR_CPU_LIMIT,
     Cap,
     Cell,
     Environment,
@@ -37,8 +34,11 @@ from blockbench.results import (
     LevelResult,
     Resources,
     Run,
+    bounds,
+    generator_saturated,
     save_run,
 )
+from blockbench.results.aggregates import aggregate
 from blockbench.targets import catalogue
 
 TARGETS = ("flask-sync", "flask-gthread", "starlette-uvicorn")
@@ -215,7 +215,7 @@ def _level(
     latency_ms = max(users / rps * 1000, cell.service_time_ms + demand_ms * 1.02)
     histogram = _histogram(latency_ms, requests, rng)
     generator_cpu = round(8 + rps * 0.095, 1)
-    saturated = generator_cpu >= GENERATOR_CPU_LIMIT
+    saturated = generator_saturated(generator_cpu)
     failed = 0
     flags: list[Flag] = []
     if failed / requests > FAILURE_THRESHOLD:

@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from blockbench import results
-from blockbench.engine import engine, merge
+from blockbench.engine import merge
+from blockbench.results import judging
 from tests import recorded
 
 
 @pytest.fixture
 def base() -> results.Run:
     # Judged by today's rules, as a merge judges what it merges.
-    return engine.revalidate(results.load_run(recorded.RESULTS / "20261125-tiny-a"))
+    return judging.revalidate(results.load_run(recorded.RESULTS / "20261125-tiny-a"), "today")
 
 
 def only(run: results.Run, scenario: str, run_id: str) -> results.Run:

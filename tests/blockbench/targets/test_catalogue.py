@@ -11,7 +11,7 @@ import pytest
 
 from blockbench import results
 from blockbench.apps.settings import FANOUT_POOL_FACTOR
-from blockbench.engine import bounds
+from blockbench.results import bounds
 from blockbench.targets import catalogue
 from blockbench.targets.catalogue import CatalogueError, Target
 

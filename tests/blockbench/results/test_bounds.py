@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blockbench import results
-from blockbench.engine import bounds, engine
-from blockbench.engine.bounds import Measured, RequestPath, Setting
 from blockbench.load import scenarios
+from blockbench.results import bounds, judging
+from blockbench.results.bounds import Measured, RequestPath, Setting
 from tests import recorded
 
 # Recorded runs: two tiny ones from before bounds existed (judged again here), and a quick
@@ -236,7 +236,7 @@ def test_the_utilisation_law_flags_instruments_that_disagree() -> None:
 
 @pytest.mark.parametrize("run_dir", RECORDED, ids=lambda path: path.name)
 def test_recorded_runs_judged_today_sit_under_their_bounds(run_dir: Path) -> None:
-    run = engine.revalidate(results.load_run(run_dir))
+    run = judging.revalidate(results.load_run(run_dir), "today")
     valid = [level for cell in run.cells for level in cell.levels if level.valid]
     assert valid
     for level in valid:
@@ -283,7 +283,7 @@ def _level(
 
 def test_a_run_recorded_with_bounds_is_judged_the_same_again() -> None:
     run = results.load_run(recorded.BOUNDS / "20261128-quick-a")
-    assert engine.revalidate(run) == run
+    assert judging.revalidate(run, "today") == run
     levels = [level for cell in run.cells for level in cell.levels]
     assert all(level.valid for level in levels)
     names = {level.binding for level in levels}

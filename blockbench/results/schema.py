@@ -1,53 +1,20 @@
-"""The results schema: what one run measured, as written under ``results/<run-id>/``.
+"""The results schema: what one run measured, as the engine writes it and the report reads it.
 
-Versioned (``schema_version``) and validated on read, because the report, ``compare`` and
-``run --resume`` read files that may come from another machine or an older blockbench. The
-JSON Schema generated from these models is committed as ``docs/results.schema.json``.
-
-Layout of a run folder:
-    run.json                    the Run below, rewritten atomically after every level
-    levels/<cell>/<users>.json  one LevelResult per finished level, written atomically
-    locust/<cell>/<users>_*.csv Locust's own request and failure tables for that level
-    logs/                       the servers' and the load generator's logs
+Versioned (``schema_version``) and validated on read (blockbench.results.store), because the
+report, ``compare`` and ``run --resume`` read files that may come from another machine or an
+older blockbench. The JSON Schema generated from these models is committed as
+``docs/results.schema.json``.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from blockbench.errors import BlockbenchError
 from blockbench.targets.catalogue import CapKind
 
 SCHEMA_VERSION = 1
-RUN_FILE = "run.json"
-LEVELS_DIR = "levels"
-# A level whose failed requests exceed this share is flagged and never shown as throughput.
-FAILURE_THRESHOLD = 0.01
-# A load generator process above this CPU share can no longer keep its users busy: Locust
-# itself warns at 90%.
-GENERATOR_CPU_LIMIT = 90.0
-# A level that served this share of what the generator itself can send (its ceiling, measured
-# against the 0 ms upstream) may have been held back by the generator, whatever its CPU said.
-GENERATOR_CEILING_SHARE = 0.8
-# The same two rules for the upstream service, so a level it held back is never a result: its
-# busiest process at this CPU share, or its call rate at this share of its measured ceiling.
-UPSTREAM_CPU_LIMIT = 90.0
-UPSTREAM_CEILING_SHARE = 0.8
-# PostgreSQL's whole process tree at this share of the CPUs it may use.
-DATABASE_CPU_SHARE = 0.9
-# The utilisation law (U = X x D) checked with two instruments: the kernel's busy time of the
-# target's cores, and throughput times the CPU demand measured from the target's own processes.
-# A level where they differ by more than this share has a measurement that is wrong: something
-# outside the target ran on its cores, or part of the target was not sampled.
-UTILISATION_LAW_TOLERANCE = 0.15
-# ... or by more than this much of a core, below which the kernel's tick counters cannot tell.
-UTILISATION_LAW_FLOOR = 0.03
 
 Flag = Literal[
     "failures_above_threshold",
@@ -101,6 +68,7 @@ class Resources(Model):
 class Generator(Model):
     processes: int
     cpu_percent_max: float | None = Field(description="the busiest generator process")
+    # validity.generator_saturated(cpu_percent_max): the rule its flag follows too.
     saturated: bool
     # Its processes' CPU together, mean over the level (100 = one core), and the CPUs they
     # (and the upstream, started beside them) may use; None in runs recorded before.
@@ -124,7 +92,7 @@ BoundKind = Literal["users", "capacity", "pool", "target_cpu", "generator", "ups
 
 class Bound(Model):
     """One resource's limit on a level's throughput (operational analysis: X <= N / R0 and
-    X <= 1 / D for each resource). blockbench.engine.bounds computes them."""
+    X <= 1 / D for each resource). blockbench.results.bounds computes them."""
 
     kind: BoundKind
     name: str = Field(description='what limits, in words: "users", "gunicorn --threads", ...')
@@ -295,154 +263,6 @@ class Run(Model):
     sources: list[Source] = Field(default_factory=list)
 
 
-def flags_for(
-    *,
-    successes: int,
-    failure_rate: float,
-    rps: float,
-    generator_cpu: float | None,
-    generator_ceiling_rps: float | None,
-    upstream: Service | None = None,
-    upstream_ceiling_rps: float | None = None,
-    database: Service | None = None,
-    utilisation: UtilisationLaw | None = None,
-    target_unsampled: bool = False,
-) -> list[Flag]:
-    """Why a level cannot be reported as a result; empty when it can. The one place the
-    validity rules live: the engine applies them as it measures, and again when a run ends."""
-    flags: list[Flag] = []
-    if successes == 0:
-        flags.append("no_successes")
-    if failure_rate > FAILURE_THRESHOLD:
-        flags.append("failures_above_threshold")
-    if generator_cpu is not None and generator_cpu >= GENERATOR_CPU_LIMIT:
-        flags.append("generator_saturated")
-    if generator_ceiling_rps and rps >= GENERATOR_CEILING_SHARE * generator_ceiling_rps:
-        flags.append("near_generator_ceiling")
-    if upstream is not None and _upstream_bound(upstream, upstream_ceiling_rps):
-        flags.append("upstream_bound")
-    if database is not None and _share(database) >= DATABASE_CPU_SHARE:
-        flags.append("database_bound")
-    if utilisation is not None and not utilisation.holds:
-        flags.append("utilisation_law_off")
-    if target_unsampled:
-        # Without the target's CPU there is no CPU bound, nor a utilisation law to check.
-        flags.append("target_unsampled")
-    return flags
-
-
-class UtilisationLaw(Model):
-    """The utilisation law U = X x D on one level, from two instruments, in cores busy."""
-
-    # U: the kernel's busy time of the target's CPUs over the level.
-    kernel_cores: float
-    # X x D: throughput times the CPU per request of the target's processes, i.e. the CPU its
-    # process tree used over the level.
-    target_cores: float
-
-    @property
-    def holds(self) -> bool:
-        gap = abs(self.kernel_cores - self.target_cores)
-        allowed = max(
-            UTILISATION_LAW_TOLERANCE * max(self.kernel_cores, self.target_cores),
-            UTILISATION_LAW_FLOOR,
-        )
-        return gap <= allowed
-
-    @classmethod
-    def of(cls, level: LevelResult, cores: int) -> UtilisationLaw | None:
-        """The law on a recorded level, where both instruments recorded it."""
-        resources = level.target_resources
-        if (
-            level.target_cpu_utilisation is None
-            or resources is None
-            or resources.cpu_percent_mean is None
-        ):
-            return None
-        return cls(
-            kernel_cores=level.target_cpu_utilisation * cores,
-            target_cores=resources.cpu_percent_mean / 100,
-        )
-
-
-def _upstream_bound(upstream: Service, ceiling_rps: float | None) -> bool:
-    busiest = upstream.busiest_cpu_percent
-    if busiest is not None and busiest >= UPSTREAM_CPU_LIMIT:
-        return True
-    calls = upstream.calls_rps
-    return bool(ceiling_rps and calls and calls >= UPSTREAM_CEILING_SHARE * ceiling_rps)
-
-
-def _share(service: Service) -> float:
-    """The service's mean CPU as a share of the CPUs it may use (1.0 = all of them busy)."""
-    resources = service.resources
-    if resources is None or resources.cpu_percent_mean is None:
-        return 0.0
-    return resources.cpu_percent_mean / (100 * max(service.cpus, 1))
-
-
-class ResultsError(BlockbenchError):
-    """A results folder or file that cannot be read; says which and why."""
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader or a crash never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        # mkstemp makes the file private (0600); results are meant to be read and shared.
-        os.chmod(temporary, 0o666 & ~_umask())
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-def save_run(folder: Path, run: Run) -> None:
-    write_atomically(folder / RUN_FILE, run.model_dump_json(indent=2))
-
-
-def save_level(folder: Path, cell: Cell, level: LevelResult) -> Path:
-    path = folder / LEVELS_DIR / cell_key(cell) / f"{level.users}.json"
-    write_atomically(path, level.model_dump_json(indent=2))
-    return path
-
-
-def cell_key(cell: Cell) -> str:
-    return f"{cell.scenario}__{cell.target}__r{cell.repeat}"
-
-
-def load_run(folder: Path) -> Run:
-    path = folder / RUN_FILE if folder.is_dir() else folder
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ResultsError(
-            f"{path} does not exist: is {folder} a blockbench results folder?"
-        ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path} cannot be read as JSON: {exc}") from exc
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ResultsError(
-            f"{path} has results schema version {version!r}; this blockbench reads version "
-            f"{SCHEMA_VERSION}. Re-run it, or use the blockbench version that wrote it."
-        )
-    try:
-        return Run.model_validate(data)
-    except ValueError as exc:
-        raise ResultsError(f"{path} does not match the results schema: {exc}") from exc
-
-
-def json_schema() -> str:
-    return json.dumps(Run.model_json_schema(), indent=2, sort_keys=True) + "\n"
+def rounded(value: float | None, digits: int = 2) -> float | None:
+    """A measured number as the results store it: to the digits its instruments resolve."""
+    return None if value is None else round(value, digits)

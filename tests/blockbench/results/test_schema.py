@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from blockbench import results
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "results.schema.json"
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "docs" / "results.schema.json"
 
 
 def make_level(users: int = 10, flags: list[results.Flag] | None = None) -> results.LevelResult:
@@ -138,84 +137,10 @@ def test_written_files_follow_the_umask_not_mkstemps_0600(tmp_path: Path) -> Non
     assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o644
 
 
-@pytest.mark.parametrize(
-    ("change", "flag"),
-    [
-        ({"successes": 0}, "no_successes"),
-        ({"failure_rate": 0.02}, "failures_above_threshold"),
-        ({"generator_cpu": 95.0}, "generator_saturated"),
-        ({"rps": 850.0}, "near_generator_ceiling"),
-    ],
-)
-def test_each_validity_rule(change: dict[str, float], flag: results.Flag) -> None:
-    fine: dict[str, float] = {
-        "successes": 100,
-        "failure_rate": 0.0,
-        "rps": 500.0,
-        "generator_cpu": 50.0,
-    }
-    assert results.flags_for(**fine, generator_ceiling_rps=1000.0) == []  # type: ignore[arg-type]
-    flags = results.flags_for(**{**fine, **change}, generator_ceiling_rps=1000.0)  # type: ignore[arg-type]
-    assert flags == [flag]
-
-
-def _service(
-    busiest: float, mean: float, cpus: int = 1, calls: float | None = None
-) -> results.Service:
-    resources = results.Resources(
-        samples=4,
-        cpu_percent_mean=mean,
-        cpu_percent_max=busiest,
-        rss_mib_max=10.0,
-        threads_max=1,
-        processes_max=1,
-    )
-    return results.Service(
-        resources=resources, busiest_cpu_percent=busiest, cpus=cpus, calls_rps=calls
-    )
-
-
-def _flags_of_a_fine_level(**services: Any) -> list[results.Flag]:
-    """The flags of a level that is fine in every other way, beside these services."""
-    return results.flags_for(
-        successes=100,
-        failure_rate=0.0,
-        rps=500.0,
-        generator_cpu=50.0,
-        generator_ceiling_rps=None,
-        **services,
-    )
-
-
-def test_a_level_whose_target_went_unsampled_is_flagged() -> None:
-    assert _flags_of_a_fine_level(target_unsampled=True) == ["target_unsampled"]
-    assert _flags_of_a_fine_level(target_unsampled=False) == []
-
-
-@pytest.mark.parametrize(
-    ("upstream", "ceiling", "flagged"),
-    [
-        (_service(busiest=50, mean=40, calls=1000), 10_000.0, False),
-        (_service(busiest=92, mean=80, calls=1000), 10_000.0, True),  # its CPU is full
-        (_service(busiest=50, mean=40, calls=8500), 10_000.0, True),  # near its ceiling
-        (_service(busiest=50, mean=40, calls=8500), None, False),  # no ceiling measured
-    ],
-)
-def test_a_level_the_upstream_held_back_is_flagged(
-    upstream: results.Service, ceiling: float | None, flagged: bool
-) -> None:
-    flags = _flags_of_a_fine_level(upstream=upstream, upstream_ceiling_rps=ceiling)
-    assert flags == (["upstream_bound"] if flagged else [])
-
-
-@pytest.mark.parametrize(
-    ("database", "flagged"),
-    [
-        (_service(busiest=95, mean=95, cpus=2), False),  # one backend busy of two CPUs
-        (_service(busiest=99, mean=185, cpus=2), True),
-        (_service(busiest=99, mean=95, cpus=1), True),
-    ],
-)
-def test_a_level_postgresql_held_back_is_flagged(database: results.Service, flagged: bool) -> None:
-    flags = _flags_of_a_fine_level(database=database)
-    assert flags == (["database_bound"] if flagged else [])
+def test_resume_finds_a_stored_run_and_runs_it_again(tmp_path: Path) -> None:
+    results.save_run(tmp_path / "r1", make_run())
+    resumed = results.resume(tmp_path, "r1")
+    assert resumed.status == "running"
+    assert resumed.model_copy(update={"status": "partial"}) == make_run()
+    with pytest.raises(results.ResultsError, match=r"no run 'r2' in .*; the runs there: r1$"):
+        results.resume(tmp_path, "r2")
