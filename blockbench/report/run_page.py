@@ -1,4 +1,5 @@
-"""What a run's page shows, computed from the run; templates/run.html lays it out."""
+"""What a run's pages show, computed from the run: templates/run.html lays out its overview,
+templates/scenario.html each scenario's page."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ class Memory:
 class Section:
     results: ScenarioResults
     verdict: Verdict
+    # From 1, in the run's order.
+    number: int
     anchor: str
     explanation: str | None
     charts: tuple[Chart, ...]
@@ -75,6 +78,11 @@ class Section:
     clients: tuple[Pair, ...]
     # Variants drawn here but not ranked (no base with another client to set them beside).
     unranked: tuple[str, ...]
+
+    @property
+    def page(self) -> str:
+        """Its page, beside the run's overview (index.html): charts, caps, memory, numbers."""
+        return f"{self.anchor}.html"
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,7 @@ def sections(run: Run, looks: dict[str, Style]) -> tuple[Section, ...]:
             Section(
                 results=results,
                 verdict=verdict(results),
+                number=number,
                 anchor=anchor,
                 explanation=_scenario_explanations().get(results.name),
                 charts=charts.scenario_charts(results, looks, anchor, run.generator_ceiling_rps),

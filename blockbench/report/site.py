@@ -5,7 +5,8 @@ git like the results beside it, so running never changes the checkout. ``blockbe
 copies chosen runs into the published one, ``reports/``, which is committed:
 
     index.html                 every run with a page here, newest first
-    runs/<run>/index.html      one run: verdict, charts, method, environment
+    runs/<run>/index.html      one run: verdict, HTTP clients, method, environment
+    runs/<run>/scenario-<n>.html  one scenario of it: charts, caps, memory, every level
     runs/<run>/run.json        its results, so anyone can check a number
     compare/<a>--vs--<b>/      two runs side by side (blockbench compare)
     assets/                    plotly.min.js (and its licence), the stylesheet, the script
@@ -41,6 +42,9 @@ RUNS = "runs"
 COMPARE = "compare"
 ASSETS = "assets"
 PAGE = "index.html"
+# A run's scenario pages (run_page.Section.page), beside its index.html; a rebuild removes
+# those of scenarios the run no longer has.
+SCENARIO_PAGES = "scenario-*.html"
 # The stylesheet, the page script, and plotly.js: not the 4.8 MB bundle of every trace type
 # that the plotly package ships, but the cartesian one (a third of it), vendored with a note
 # of where it came from and its licence (assets/plotly.min.js.LICENSE.txt); still named
@@ -109,7 +113,16 @@ def build_run_page(folder: Path, out_dir: Path) -> Path:
     # it already holds the file.
     if not (page_dir / RUN_FILE).exists() or not (folder / RUN_FILE).samefile(page_dir / RUN_FILE):
         shutil.copyfile(folder / RUN_FILE, page_dir / RUN_FILE)
-    return render("run.html", page_dir / PAGE, base="../../", **run_page.context(run))
+    shown = run_page.context(run)
+    # A page per scenario keeps each page and what it loads light (issue 12: under 2 MB with
+    # plotly.js) however many targets and levels a run has; the overview links them all.
+    pages = {section.page: section for section in shown["sections"]}
+    for stale in page_dir.glob(SCENARIO_PAGES):
+        if stale.name not in pages:
+            stale.unlink()
+    for name, section in pages.items():
+        render("scenario.html", page_dir / name, base="../../", section=section, **shown)
+    return render("run.html", page_dir / PAGE, base="../../", **shown)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import random
 import sys
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -75,6 +76,8 @@ CLIENT_EFFICIENCY = {
     ("upstream", "starlette-uvicorn"): 0.95,
     ("upstream", "starlette-uvicorn-httpx"): 0.31,
 }
+# The CPU work (ms) of the scenarios of the full profile that burn some, for make_large_run.
+LARGE_WORK_MS = {"cpu": 13.0, "cpu-offload": 13.0, "mixed": 5.0}
 CLIENTS = {
     "flask-gthread": ("urllib3", "2.5.0"),
     "starlette-uvicorn": ("aiohttp", "3.14.5"),
@@ -94,6 +97,7 @@ def make_run(
     scenarios: Mapping[str, float] = SCENARIOS,
     efficiency: Mapping[tuple[str, str], float] = EFFICIENCY,
     clients: Mapping[str, tuple[str, str]] | None = None,
+    levels: Sequence[int] = LEVELS,
 ) -> Run:
     """A finished run; ``speed`` scales a (scenario, target)'s throughput, as an upgrade would.
 
@@ -138,13 +142,13 @@ def make_run(
                     caps=caps,
                     upstream_client=client,
                     upstream_client_version=version,
-                    planned_levels=list(LEVELS),
+                    planned_levels=list(levels),
                 )
-                levels = [
+                measured = [
                     _level(cell, users, factor, work_ms, paths[scenario], setting, rng)
-                    for users in LEVELS
+                    for users in levels
                 ]
-                cells.append(cell.model_copy(update={"levels": levels}))
+                cells.append(cell.model_copy(update={"levels": measured}))
     return Run(
         run_id=run_id,
         status="complete",
@@ -154,7 +158,7 @@ def make_run(
         profile="synthetic",
         scenarios=list(scenarios),
         targets=[names.get(name, name) for name in targets],
-        levels=list(LEVELS),
+        levels=list(levels),
         warmup_s=1.0,
         hold_s=HOLD_S,
         repeat=repeats,
@@ -193,6 +197,45 @@ def make_client_run(
         scenarios=CLIENT_SCENARIOS,
         efficiency=efficiency,
         clients=clients,
+    )
+
+
+def make_large_run(
+    run_id: str = "20250401-101500-large", *, targets: int = 20, repeats: int = REPEATS
+) -> Run:
+    """A run as large as the full profile and more: every scenario at the full profile's levels
+    on every catalogue target, each calling the upstream with its model's client (httpx for the
+    httpx variants), then copies of them under other names up to ``targets``, as the targets
+    still to come (issue 13) will make a run."""
+    known = [target.name for target in catalogue.load(cores=CORES).targets]
+    full = catalogue_scenarios.load().profile("full")
+    run = make_run(
+        run_id,
+        repeats=repeats,
+        targets=known,
+        scenarios={name: LARGE_WORK_MS.get(name, 0.0) for name in full.scenarios},
+        efficiency=defaultdict(lambda: 0.9),
+        clients={
+            name: ("httpx", "0.28.1") if name.endswith("-httpx") else ("aiohttp", "3.14.5")
+            for name in known
+        },
+        levels=full.levels,
+    )
+    extra = [f"{name}-{copy}" for copy in range(2, 9) for name in known][: targets - len(known)]
+    copies = [
+        cell.model_copy(
+            update={
+                "target": name,
+                "levels": [level.model_copy(update={"target": name}) for level in cell.levels],
+            }
+        )
+        for name in extra
+        for cell in run.cells
+        if cell.target == name.rsplit("-", 1)[0]
+    ]
+    cells = run.cells + copies
+    return run.model_copy(
+        update={"targets": run.targets + extra, "cells": cells, "aggregates": aggregate(cells)}
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -86,3 +87,29 @@ def broken_links(site: Path) -> list[str]:
             elif url.fragment and url.fragment not in parse(target).ids:
                 problems.append(f"{where} leads to no element with that id")
     return problems
+
+
+def run_pages(overview: Path) -> list[Path]:
+    """A run's overview (its index.html) and the scenario pages it links, in the run's order."""
+    linked = [
+        value
+        for tag, _, value in parse(overview).links
+        if tag == "a" and re.fullmatch(r"scenario-\d+\.html", value)
+    ]
+    return [overview, *(overview.parent / name for name in dict.fromkeys(linked))]
+
+
+def parse_run(overview: Path) -> Parsed:
+    """Every page of a run read as one: what it shows a reader, whichever page it is on."""
+    whole = Parsed(overview)
+    texts = []
+    for page in run_pages(overview):
+        parsed = parse(page)
+        assert not whole.figures.keys() & parsed.figures.keys(), f"{page}: a figure twice"
+        whole.ids |= parsed.ids
+        whole.links += parsed.links
+        whole.sections += parsed.sections
+        whole.figures |= parsed.figures
+        texts.append(parsed.text)
+    whole.text = " ".join(texts)
+    return whole

@@ -55,7 +55,8 @@ def browser() -> Iterator[Browser]:
 
 def problems(page: Page, site: Path) -> list[str]:
     """The page's console errors, then every URL it requested from outside ``site``."""
-    assert page.page.url in page.requested()  # So that requests are seen at all.
+    # So that requests are seen at all; a request never carries the URL's #fragment.
+    assert page.page.url.partition("#")[0] in page.requested()
     inside = (site.resolve().as_uri(), "data:")
     return page.console_errors() + [u for u in page.requested() if not u.startswith(inside)]
 
@@ -102,13 +103,21 @@ def test_the_index_opens_without_errors(browser: Browser, site: Path) -> None:
 def test_a_run_page_draws_every_chart(browser: Browser, site: Path, runs: list[Run]) -> None:
     run = max(runs, key=lambda run: run.created)
     path = site / "runs" / report.slug(run.run_id) / "index.html"
-    page = browser.open(path.as_uri())
-    page.wait_until(CHARTS_DRAWN)
-    charts = page.evaluate("document.querySelectorAll('.chart').length")
-    assert charts == 4 * len(run.scenarios)
-    assert "req/s" in page.evaluate(HOVER)
-    assert_clean(page, site)
-    page.screenshot(ARTIFACTS / "run.png")
+    # The overview: verdict, method, environment, and no chart (nor plotly.js) to draw.
+    overview = browser.open(path.as_uri())
+    overview.wait_until(CHARTS_DRAWN)
+    assert overview.evaluate("document.querySelectorAll('.chart').length") == 0
+    assert overview.evaluate("typeof window.Plotly") == "undefined"
+    assert_clean(overview, site)
+    overview.screenshot(ARTIFACTS / "run.png")
+    # Each scenario's page: its four charts.
+    for number in range(len(run.scenarios), 0, -1):
+        page = browser.open((path.parent / f"scenario-{number}.html").as_uri())
+        page.wait_until(CHARTS_DRAWN)
+        assert page.evaluate("document.querySelectorAll('.chart').length") == 4
+        assert "req/s" in page.evaluate(HOVER)
+        assert_clean(page, site)
+    page.screenshot(ARTIFACTS / "run-scenario-1.png")
     page.screenshot(ARTIFACTS / "run-full.png", full_page=True)
     # On paper: the script opens the tables and fits the charts to the page.
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
@@ -124,7 +133,11 @@ def test_hostile_names_stay_text_in_the_browser(browser: Browser, tmp_path: Path
     )
     save_run(tmp_path / "results" / "hostile", run)
     path = report.build_site(tmp_path / "results", tmp_path / "reports")
-    page = browser.open(path.as_uri())
+    overview = browser.open(path.as_uri())
+    assert overview.evaluate("typeof window.pwned") == "undefined"
+    assert overview.evaluate("document.querySelector('h1 .id').textContent") == run.run_id
+    assert_clean(overview, tmp_path / "reports")
+    page = browser.open((path.parent / "scenario-1.html").as_uri())
     page.wait_until(CHARTS_DRAWN)
     assert page.evaluate("typeof window.pwned") == "undefined"
     assert page.evaluate("document.querySelector('h1 .id').textContent") == run.run_id
@@ -136,11 +149,11 @@ def test_hostile_names_stay_text_in_the_browser(browser: Browser, tmp_path: Path
     assert_clean(page, tmp_path / "reports")
 
 
-def _drawn(browser: Browser, tmp_path: Path, run: Run) -> Page:
-    """The run's page built and opened, once its charts are drawn."""
+def _drawn(browser: Browser, tmp_path: Path, run: Run, name: str = "scenario-1.html") -> Page:
+    """A page of the run (its first scenario's) built and opened, once its charts are drawn."""
     save_run(tmp_path / "results" / run.run_id, run)
     path = report.build_site(tmp_path / "results", tmp_path / "reports")
-    page = browser.open(path.as_uri())
+    page = browser.open((path.parent / name).as_uri())
     page.wait_until(CHARTS_DRAWN)
     return page
 
@@ -151,11 +164,11 @@ def test_the_client_section_draws_its_chart(browser: Browser, tmp_path: Path) ->
     # The scenario's four, and the one of its target beside its httpx variant.
     assert page.evaluate("document.querySelectorAll('.chart').length") == 4 * len(run.scenarios) + 1
     drawn = page.evaluate(
-        "document.querySelectorAll('#http-client .chart .scatterlayer .trace').length"
+        "document.querySelectorAll('#scenario-1-http-client .chart .scatterlayer .trace').length"
     )
     assert drawn >= 2
     assert_clean(page, tmp_path / "reports")
-    page.screenshot(ARTIFACTS / "run-http-client.png", element="#http-client")
+    page.screenshot(ARTIFACTS / "run-http-client.png", element="#scenario-1-http-client")
 
 
 def test_each_plateau_is_labelled_on_the_drawn_chart(browser: Browser, tmp_path: Path) -> None:
@@ -169,3 +182,20 @@ def test_each_plateau_is_labelled_on_the_drawn_chart(browser: Browser, tmp_path:
     assert "limited by gunicorn --threads" in labels
     assert_clean(page, tmp_path / "reports")
     page.screenshot(ARTIFACTS / "run-bounds.png", element="#scenario-1-throughput-figure")
+
+
+def test_an_old_link_to_a_chart_goes_on_to_its_scenario_page(
+    browser: Browser, tmp_path: Path
+) -> None:
+    # A link from when a run was one page: index.html#scenario-2-throughput.
+    overview = _drawn(browser, tmp_path, make_run(), "index.html")
+    page = browser.open(overview.evaluate("location.href") + "#scenario-2-throughput")
+    page.wait_until("location.pathname.endsWith('/scenario-2.html')")
+    page.wait_until(CHARTS_DRAWN)
+    assert page.evaluate("location.hash") == "#scenario-2-throughput"
+    assert page.evaluate("document.getElementById('scenario-2-throughput') !== null")
+    assert_clean(page, tmp_path / "reports")
+    # An id still on the overview stays there.
+    kept = browser.open(overview.evaluate("location.href") + "#scenario-2")
+    kept.wait_until(CHARTS_DRAWN)
+    assert kept.evaluate("location.pathname").endswith("/index.html")

@@ -10,7 +10,7 @@ from blockbench.report import client_section, palette
 from blockbench.report import site as report
 from blockbench.report.points import scenarios
 from blockbench.results import Run, save_run
-from tests.blockbench.report.pages import broken_links, parse
+from tests.blockbench.report.pages import broken_links, parse, parse_run
 from tests.blockbench.synthetic import CLIENTS, make_client_run, make_run
 
 SECTION = "http-client"
@@ -86,8 +86,10 @@ def test_no_pair_without_two_clients() -> None:
 def test_the_page_sets_the_variant_beside_its_base(tmp_path: Path) -> None:
     run = make_client_run()
     page = build(tmp_path, run)
-    parsed = parse(page)
-    assert parsed.sections[:3] == ["verdict", SECTION, "scenario-1"]
+    # On the run's overview, after the verdict; the scenario's own charts on its page.
+    assert parse(page).sections[:2] == ["verdict", SECTION]
+    assert parse(page.parent / "scenario-1.html").sections == ["scenario-1"]
+    parsed = parse_run(page)
     (pair,) = pairs_of(run)
     assert " ".join(pair.lead.split()) in parsed.text
     assert "The HTTP client matters" in parsed.text
@@ -104,7 +106,8 @@ def test_the_page_sets_the_variant_beside_its_base(tmp_path: Path) -> None:
 
 
 def test_the_table_marks_levels_that_are_not_results(tmp_path: Path) -> None:
-    page = build(tmp_path, make_client_run())
+    # On the scenario's page, where the pair is set out.
+    page = build(tmp_path, make_client_run()).parent / "scenario-1.html"
     text = page.read_text()
     start = text.index('<table class="clients">')
     base, variant = text[start : text.index("</table>", start)].split("<tbody>")[1:]
@@ -117,7 +120,7 @@ def test_the_table_marks_levels_that_are_not_results(tmp_path: Path) -> None:
 
 
 def test_each_cell_shows_its_client(tmp_path: Path) -> None:
-    text = parse(build(tmp_path, make_client_run())).text
+    text = parse_run(build(tmp_path, make_client_run())).text
     # In the verdict and the caps table, for the targets drawn there.
     assert text.count("client: urllib3 2.5.0") == 2
     assert text.count("client: aiohttp 3.14.5") == 2
@@ -127,7 +130,7 @@ def test_each_cell_shows_its_client(tmp_path: Path) -> None:
 
 
 def test_no_section_without_a_pair(tmp_path: Path) -> None:
-    parsed = parse(build(tmp_path, make_run()))
+    parsed = parse_run(build(tmp_path, make_run()))
     assert SECTION not in parsed.ids
     assert "The HTTP client matters" not in parsed.text
     assert "client:" not in parsed.text
@@ -143,7 +146,7 @@ def test_old_results_without_the_client_fields_still_render(tmp_path: Path) -> N
     folder = tmp_path / "results" / run.run_id
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps(data))
-    parsed = parse(report.build_site(tmp_path / "results", tmp_path / "reports"))
+    parsed = parse_run(report.build_site(tmp_path / "results", tmp_path / "reports"))
     assert SECTION not in parsed.ids
     assert "scenario-1-throughput-data" in parsed.figures
     assert "record no HTTP client" in parsed.text

@@ -22,8 +22,13 @@ from blockbench.report.verdict import verdicts
 from blockbench.results import Run, save_run
 from blockbench.targets import catalogue
 from tests import recorded
-from tests.blockbench.report.pages import broken_links, parse
-from tests.blockbench.synthetic import make_client_run, make_run, without_bounds
+from tests.blockbench.report.pages import broken_links, parse, parse_run, run_pages
+from tests.blockbench.synthetic import (
+    make_client_run,
+    make_large_run,
+    make_run,
+    without_bounds,
+)
 
 CHARTS = ("throughput", "latency", "failures", "resources")
 # What a run page and everything it loads may weigh, all told (issue 12: a lighter site).
@@ -34,6 +39,10 @@ BUNDLE_NOTE = report.ASSET_SOURCES / "plotly.min.js.LICENSE.txt"
 
 def page_of(site: Path, run: Run) -> Path:
     return site / "runs" / report.slug(run.run_id) / "index.html"
+
+
+def scenario_page(overview: Path, number: int = 1) -> Path:
+    return overview.parent / f"scenario-{number}.html"
 
 
 def test_every_run_has_a_page_and_its_results_beside_it(
@@ -57,8 +66,11 @@ def test_the_verdict_comes_first_with_a_sentence_per_scenario(site: Path, runs: 
 
 def test_every_scenario_has_every_chart(site: Path, runs: list[Run]) -> None:
     for run in runs:
-        parsed = parse(page_of(site, run))
         for number in range(1, len(run.scenarios) + 1):
+            # On the scenario's own page, and no other.
+            parsed = parse(scenario_page(page_of(site, run), number))
+            assert parsed.sections == [f"scenario-{number}"]
+            assert {name.split("-")[1] for name in parsed.figures} == {str(number)}
             for kind in CHARTS:
                 chart = f"scenario-{number}-{kind}"
                 assert chart in parsed.ids
@@ -77,6 +89,36 @@ def test_the_page_says_how_to_reproduce(site: Path, runs: list[Run]) -> None:
 
 def test_links_resolve_and_stay_inside_the_site(site: Path) -> None:
     assert broken_links(site) == []
+
+
+def test_a_runs_overview_and_scenario_pages_link_each_other(site: Path, runs: list[Run]) -> None:
+    for run in runs:
+        overview = page_of(site, run)
+        pages = [scenario_page(overview, n) for n in range(1, len(run.scenarios) + 1)]
+        assert run_pages(overview) == [overview, *pages]
+        # Links made when the run was one page still land on each scenario, in its verdict.
+        assert {f"scenario-{n}" for n in range(1, len(run.scenarios) + 1)} <= parse(overview).ids
+        for page in pages:
+            hrefs = {value for tag, _, value in parse(page).links if tag == "a"}
+            assert {"index.html", "index.html#method-bounds", "run.json"} <= hrefs
+            assert {other.name for other in pages} <= hrefs
+
+
+def test_a_rebuilt_run_keeps_no_page_of_a_scenario_it_lost(tmp_path: Path) -> None:
+    run = make_run()
+    overview = built_page(tmp_path, run)
+    assert scenario_page(overview, 2).is_file()
+    fewer = run.model_copy(
+        update={
+            "scenarios": run.scenarios[:1],
+            "cells": [cell for cell in run.cells if cell.scenario == run.scenarios[0]],
+            "aggregates": [a for a in run.aggregates if a.scenario == run.scenarios[0]],
+        }
+    )
+    built_page(tmp_path, fewer)
+    assert scenario_page(overview, 1).is_file()
+    assert not scenario_page(overview, 2).exists()
+    assert broken_links(tmp_path / "reports") == []
 
 
 def test_nothing_is_fetched_from_elsewhere(site: Path) -> None:
@@ -104,11 +146,37 @@ def test_a_run_page_with_what_it_loads_weighs_under_two_megabytes(
 ) -> None:
     # The recorded runs, and a quick profile's five targets with bounds and plateau labels.
     quick = report.build_site(recorded.BOUNDS, tmp_path / "quick")
-    for page in (*(page_of(site, run) for run in runs), quick):
+    for overview in (*(page_of(site, run) for run in runs), quick):
+        assert_light(overview)
+
+
+def assert_light(overview: Path) -> None:
+    """Each page of the run, with what it loads, under PAGE_WEIGHT; plotly.js where it draws."""
+    pages = run_pages(overview)
+    assert len(pages) > 1, f"{overview} links no scenario page"
+    for page in pages:
         files = loaded(page)
-        assert {"plotly.min.js", "report.js", "report.css"} <= {path.name for path in files}
+        names = {path.name for path in files}
+        assert {"report.js", "report.css"} <= names
+        assert ("plotly.min.js" in names) == bool(parse(page).figures), page
         weight = sum(path.stat().st_size for path in files)
         assert weight < PAGE_WEIGHT, f"{page}: {weight} bytes with {sorted(map(str, files))}"
+
+
+def test_every_page_of_a_run_larger_than_the_full_profile_weighs_under_two_megabytes(
+    tmp_path: Path,
+) -> None:
+    # Every scenario at the full profile's levels on 20 targets (the catalogue's 13 and 7 more,
+    # as issue 13's will be), two repeats (the published run has one), the httpx variants set
+    # beside their targets: what grows with targets must not outgrow a page.
+    run = make_large_run(targets=20)
+    overview = built_page(tmp_path, run)
+    assert_light(overview)
+    whole = parse_run(overview)
+    assert {f"scenario-{n}-{kind}" for n in range(1, 10) for kind in CHARTS} <= whole.ids
+    for target in run.targets:
+        assert target in parse(scenario_page(overview, 1)).text
+    assert broken_links(tmp_path / "reports") == []
 
 
 def test_the_plotly_bundle_is_the_version_plotly_checks_the_figures_against() -> None:
@@ -175,12 +243,13 @@ def test_text_from_results_is_shown_as_text(tmp_path: Path) -> None:
     run = make_run(hostile_run, rename={"flask-sync": hostile_target})
     save_run(tmp_path / "results" / "hostile", run)
     page = report.build_site(tmp_path / "results", tmp_path / "reports")
-    for built in (page, tmp_path / "reports" / "index.html"):
+    for built in (*run_pages(page), tmp_path / "reports" / "index.html"):
         text = built.read_text()
         assert "<script>window" not in text and "<img src=x" not in text
         assert html.escape(hostile_run, quote=False) in text
     # As Jinja escapes it: quotes too.
     assert str(markupsafe.escape(hostile_target)) in page.read_text()
+    assert str(markupsafe.escape(hostile_target)) in scenario_page(page).read_text()
     assert page.parent.name == report.slug(hostile_run)
     assert re.fullmatch(r"[A-Za-z0-9._-]+", page.parent.name)
 
@@ -289,7 +358,7 @@ def caps_rows(page: Path) -> dict[str, str]:
 
 
 def test_the_caps_table_names_what_limits_each_target_at_its_peak(tmp_path: Path) -> None:
-    page = built_page(tmp_path, make_run())
+    page = scenario_page(built_page(tmp_path, make_run()))
     assert "Plateau the caps allow" not in page.read_text()
     rows = caps_rows(page)
     sync = rows["flask-sync"]
@@ -301,7 +370,7 @@ def test_the_caps_table_names_what_limits_each_target_at_its_peak(tmp_path: Path
 
 
 def test_a_run_whose_levels_have_no_bounds_still_gets_a_page(tmp_path: Path) -> None:
-    page = built_page(tmp_path, without_bounds(make_run()))
+    page = scenario_page(built_page(tmp_path, without_bounds(make_run())))
     rows = caps_rows(page)
     assert rows["flask-sync"].endswith("—")
     throughput = parse(page).figures["scenario-1-throughput-data"]
