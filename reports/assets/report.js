@@ -1,7 +1,21 @@
 // Draws each chart of a blockbench report from the figure JSON embedded beside it: the data
-// is in the page, so nothing is fetched. Needs plotly.min.js loaded before it.
+// is in the page, so nothing is fetched. Needs plotly.min.js loaded before it where a page
+// has charts.
 "use strict";
 (function () {
+  // A link made when a run was one page (index.html#scenario-1-throughput) names an id that
+  // has moved to its scenario's own page (scenario-1.html): go on there, to the same id. Only
+  // where this page links that page, so a run's pages and no others.
+  const moved = /^#(scenario-\d+)(-[\w-]+)?$/.exec(window.location.hash);
+  const page = moved && moved[1] + ".html";
+  if (
+    moved &&
+    !document.getElementById(moved[0].slice(1)) &&
+    document.querySelector('a[href="' + page + '"]')
+  ) {
+    window.location.replace(page + moved[0]);
+    return;
+  }
   const config = {
     displaylogo: false,
     responsive: true,
