@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 # Only what every image has: the bench image runs this CLI without the upstream's uvloop and
 # httptools, so the upstream module is imported by its command alone.
@@ -41,6 +41,25 @@ class _Commands(TyperGroup):
                 raise
             where = f" (see {usage.command_path} --help)" if usage is not None else ""
             _fail(f"{exc.format_message()}{where}")
+
+
+class _Argument(TyperArgument):
+    """An argument named in help by its metavar alone (RUN..., TARGET...), as options are,
+    without typer's type label ("<list[str]>")."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+class _Command(TyperCommand):
+    """A command whose arguments are shown as :class:`_Argument` shows them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                # typer builds its own TyperArgument and takes no class for one: re-class it.
+                param.__class__ = _Argument
 
 
 def _fail(message: str) -> None:
@@ -111,7 +130,7 @@ def _group() -> None:
     """Measure when non-blocking (ASGI) Python servers beat blocking (WSGI) ones."""
 
 
-@app.command()
+@app.command(cls=_Command)
 def upstream(
     host: str = typer.Option(DEFAULT_UPSTREAM_HOST, metavar="HOST", help="Address to listen on."),
     port: int = typer.Option(
@@ -135,7 +154,7 @@ CatalogueOption = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=_Command)
 def targets(catalogue: CatalogueOption = None) -> None:
     """List the target catalogue: each target's concurrency model and capacity."""
     from rich.console import Console
@@ -147,10 +166,10 @@ def targets(catalogue: CatalogueOption = None) -> None:
     console.print(serving.catalogue_view(found, budget, console.width))
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(
     names: Annotated[
-        list[str] | None, typer.Argument(metavar="TARGET...", help="Targets to start.")
+        list[str] | None, typer.Argument(metavar="TARGET", help="Targets to start.")
     ] = None,
     all_targets: Annotated[bool, typer.Option("--all", help="Start every target.")] = False,
     base_port: Annotated[
@@ -186,7 +205,7 @@ def serve(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=_Command)
 def compose(
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; fail if the file is out of date.")
@@ -229,7 +248,7 @@ def _names(values: list[str] | None) -> tuple[str, ...]:
     return tuple(name for value in values or [] for name in value.split(",") if name)
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(
     profile: Annotated[
         str | None,
@@ -388,11 +407,11 @@ OutOption = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(
     runs: Annotated[
         list[str] | None,
-        typer.Argument(metavar="RUN...", help="Run ids or folders. Default: every run."),
+        typer.Argument(metavar="RUN", help="Run ids or folders. Default: every run."),
     ] = None,
     results_dir: ResultsOption = Path("results"),
     out: OutOption = LOCAL_SITE,
@@ -410,10 +429,10 @@ def report(
     typer.echo(f"Report: {page}\nIndex:  {out / site.PAGE}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def publish(
     runs: Annotated[
-        list[str], typer.Argument(metavar="RUN...", help="Run ids or folders to publish.")
+        list[str], typer.Argument(metavar="RUN", help="Run ids or folders to publish.")
     ],
     results_dir: ResultsOption = Path("results"),
     site_dir: Annotated[
@@ -434,13 +453,14 @@ def publish(
     typer.echo(f"Index:     {site_dir / site.PAGE}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def merge(
     base: Annotated[
-        str, typer.Argument(help="The run to keep, but for the re-measured scenarios.")
+        str,
+        typer.Argument(metavar="BASE", help="The run to keep, but for the re-measured scenarios."),
     ],
     updates: Annotated[
-        list[str], typer.Argument(metavar="RUN...", help="Runs whose scenarios replace base's.")
+        list[str], typer.Argument(metavar="RUN", help="Runs whose scenarios replace base's.")
     ],
     run_id: Annotated[
         str, typer.Option(metavar="RUN_ID", callback=_run_id, help="The merged run's id.")
@@ -451,7 +471,7 @@ def merge(
 
     \b
     Example:
-      blockbench merge 20261128-full 20261128-io-again --run-id 20261128-full-merged
+      blockbench merge 20261128-full 20261128-io-again --run-id 20261128-merged
     """
     from blockbench import results as stored
     from blockbench.engine import merge as merging
@@ -472,7 +492,7 @@ def merge(
     )
 
 
-@app.command()
+@app.command(cls=_Command)
 def compare(
     before: Annotated[str, typer.Argument(metavar="RUN_A", help="The run before: id or folder.")],
     after: Annotated[str, typer.Argument(metavar="RUN_B", help="The run after: id or folder.")],

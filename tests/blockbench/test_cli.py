@@ -5,6 +5,7 @@ and exit status 2, never a traceback."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -146,3 +147,21 @@ def test_the_command_lines_local_site_is_the_reports() -> None:
     from blockbench.report import site
 
     assert cli.LOCAL_SITE == site.LOCAL_SITE
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["upstream"], ["targets"], ["serve"], ["compose"], ["run"], ["report"], ["publish"],
+     ["merge"], ["compare"]],
+)  # fmt: skip
+def test_help_names_options_and_arguments_by_metavar_within_80_columns(
+    command: list[str],
+) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    # No type labels ("<list[str]>", "<bool>"), no boxes; every option shows what it takes.
+    assert not re.search(r" <(?:list\[)?[a-z]+\]?>", result.output), result.output
+    assert "╭" not in result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+    if command in (["run"], ["serve"], ["report"], ["merge"], ["compare"], ["publish"]):
+        assert "Example" in result.output
