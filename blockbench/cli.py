@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -91,16 +90,22 @@ def _run_id(value: str | None) -> str | None:
     return value
 
 
-# Comparisons that NaN fails too; an infinite warm-up or hold would never end.
 def _warmup(value: float | None) -> float | None:
-    if value is not None and not 0 <= value < math.inf:
-        raise typer.BadParameter(f"takes seconds, 0 or more; got {value:g}")
-    return value
+    return _seconds(value, allow_zero=True)
 
 
 def _hold(value: float | None) -> float | None:
-    if value is not None and not 0 < value < math.inf:
-        raise typer.BadParameter(f"takes seconds, more than 0; got {value:g}")
+    return _seconds(value, allow_zero=False)
+
+
+def _seconds(value: float | None, *, allow_zero: bool) -> float | None:
+    # The catalogue's rule (whole seconds, and no NaN nor infinity), imported only when used so
+    # that the command line loads without the harness's packages.
+    from blockbench.load.scenarios import seconds_problem
+
+    problem = None if value is None else seconds_problem(value, allow_zero=allow_zero)
+    if problem:
+        raise typer.BadParameter(problem)
     return value
 
 
@@ -270,11 +275,17 @@ def run(
     ] = None,
     warmup: Annotated[
         float | None,
-        typer.Option(metavar="SECONDS", callback=_warmup, help="Warm-up per level (0 or more)."),
+        typer.Option(
+            metavar="SECONDS",
+            callback=_warmup,
+            help="Warm-up per level, whole seconds (0 or more).",
+        ),
     ] = None,
     hold: Annotated[
         float | None,
-        typer.Option(metavar="SECONDS", callback=_hold, help="Measured per level (more than 0)."),
+        typer.Option(
+            metavar="SECONDS", callback=_hold, help="Measured per level, whole seconds (1 or more)."
+        ),
     ] = None,
     repeat: Annotated[
         int, typer.Option(min=1, metavar="N", help="Repeats, interleaved across targets.")

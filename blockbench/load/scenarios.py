@@ -9,6 +9,7 @@ report needs.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -208,6 +209,19 @@ def slots_from_env(env: Mapping[str, str] | None = None) -> int | None:
     return int(raw)
 
 
+# Locust moves a load shape on once a second (its shape worker ticks every second), so a phase
+# lasts whole seconds whatever it asks for: a 1.5 s hold would measure 1 s.
+WHOLE_SECONDS = "whole seconds, as Locust moves a load shape on once a second"
+
+
+def seconds_problem(value: float, *, allow_zero: bool) -> str | None:
+    """Why ``value`` cannot be a warm-up (``allow_zero``) or a hold, or None."""
+    least = 0 if allow_zero else 1
+    if not (least <= value < math.inf) or value != int(value):
+        return f"takes {WHOLE_SECONDS}, {least} or more; got {value:g}"
+    return None
+
+
 def _env_seconds(env: Mapping[str, str], key: str, default: float, allow_zero: bool) -> float:
     raw = env.get(key)
     if not raw:
@@ -216,9 +230,23 @@ def _env_seconds(env: Mapping[str, str], key: str, default: float, allow_zero: b
         value = float(raw)
     except ValueError:
         raise CatalogueError(f"{key} must be a number of seconds; got {raw!r}") from None
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = "0 or more" if allow_zero else "more than 0"
-        raise CatalogueError(f"{key}: seconds must be {bound}; got {value:g}")
+    problem = seconds_problem(value, allow_zero=allow_zero)
+    if problem:
+        raise CatalogueError(f"{key} {problem}")
+    return value
+
+
+def _warmup_seconds(value: float) -> float:
+    problem = seconds_problem(value, allow_zero=True)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _hold_seconds(value: float) -> float:
+    problem = seconds_problem(value, allow_zero=False)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -310,8 +338,8 @@ class _ProfileEntry(BaseModel):
     scenarios: Annotated[list[str], Field(min_length=1)]
     targets: TargetNames = selection.ALL
     levels: Annotated[list[Count], Field(min_length=1), AfterValidator(_rising)]
-    warmup: Annotated[float, Field(ge=0)]
-    hold: Annotated[float, Field(gt=0)]
+    warmup: Annotated[float, AfterValidator(_warmup_seconds)]
+    hold: Annotated[float, AfterValidator(_hold_seconds)]
 
     def profile(self, name: str) -> Profile:
         return Profile(

@@ -66,7 +66,7 @@ def blockbench(checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_run_with_its_report_leaves_the_checkout_clean(checkout: Path) -> None:
     done = blockbench(
-        checkout, "run", "--profile", "tiny", "--levels", "1", "--warmup", "0.5", "--hold", "1",
+        checkout, "run", "--profile", "tiny", "--levels", "1", "--warmup", "1", "--hold", "1",
         "--run-id", "clean",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

@@ -138,7 +138,7 @@ def test_interrupt_keeps_finished_levels_and_resume_completes(tmp_path: Path) ->
     marker = uuid.uuid4().hex
     args = [
         "run", "--profile", "tiny", "--targets", "flask-sync", "--levels", "1,5,10",
-        "--hold", "2", "--warmup", "0.5", "--results", str(tmp_path), "--run-id", "cut",
+        "--hold", "2", "--warmup", "1", "--results", str(tmp_path), "--run-id", "cut",
         "--no-report",
     ]  # fmt: skip
     process = blockbench(*args, marker=marker)
@@ -186,7 +186,7 @@ def test_upstream_runs_record_the_client_the_upstreams_ceiling_and_its_load(
     code, output = _run(
         tmp_path, "calls", "--profile", "tiny", "--scenarios", "fanout-par",
         "--targets", "starlette-uvicorn,flask-gevent", "--levels", "5",
-        "--warmup", "0.5", "--hold", "2",
+        "--warmup", "1", "--hold", "2",
     )  # fmt: skip
     assert code == 0, output
     run = results.load_run(tmp_path / "calls")
@@ -211,7 +211,7 @@ def test_app_env_reaches_the_targets_and_a_client_that_cannot_run_is_refused_up_
 ) -> None:
     code, output = _run(
         tmp_path, "httpx", "--profile", "tiny", "--scenarios", "upstream",
-        "--targets", "starlette-uvicorn", "--levels", "2", "--warmup", "0.5", "--hold", "1",
+        "--targets", "starlette-uvicorn", "--levels", "2", "--warmup", "1", "--hold", "1",
         "--app-env", "UPSTREAM_CLIENT=httpx",
     )  # fmt: skip
     assert code == 0, output
