@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,9 @@ import psycopg
 import pytest
 
 from blockbench.targets import catalogue, database, services, supervisor
+from blockbench.targets.polling import wait_until
 from tests import servers
+from tests.integration.probes import process_tree, still_running
 
 # The harness of the SIGKILL test: starts the server, says where it is, then waits to be killed.
 # Its umask keeps every folder it makes to itself, as a careful user's would: the folders made for
@@ -46,33 +47,12 @@ def root() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those still running: a zombie has exited and only waits to be reaped."""
-    alive = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
-
-
-def server_processes(pid: int) -> list[psutil.Process]:
-    """The postmaster and every process it started (each in a session of its own)."""
-    postmaster = psutil.Process(pid)
-    return [postmaster, *postmaster.children(recursive=True)]
-
-
 def gone(processes: list[psutil.Process], port: int) -> bool:
-    return not running(processes) and not supervisor.port_is_bound(port)
+    return not still_running(processes) and not supervisor.port_is_bound(port)
 
 
 def wait_gone(processes: list[psutil.Process], port: int) -> bool:
-    deadline = time.monotonic() + GONE_WITHIN
-    while not gone(processes, port) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return gone(processes, port)
+    return wait_until(lambda: gone(processes, port), GONE_WITHIN, 0.05)
 
 
 def test_a_targets_pools_are_counted_in_each_of_its_processes() -> None:
@@ -145,8 +125,8 @@ def test_the_server_answers_sized_as_asked_and_is_gone_after_stop(
         assert found is not None and found.pid == server.pid
         assert psutil.Process(server.pid).username() != "root"  # PostgreSQL refuses root
         assert server.cluster.is_dir()
-        processes = server_processes(server.pid)
-        assert len(running(processes)) > 1  # the postmaster and its helpers
+        processes = process_tree(server.pid)
+        assert len(still_running(processes)) > 1  # the postmaster and its helpers
     finally:
         server.stop()
     assert gone(processes, server.port)
@@ -172,14 +152,16 @@ def test_killing_the_harness_outright_stops_the_server(root: Path, logs_dir: Pat
         started = json.loads(line)
         with psycopg.connect(started["url"], connect_timeout=5) as connection:
             assert connection.execute("SELECT 1").fetchone() == (1,)
-        processes = server_processes(started["pid"])
-        assert len(running(processes)) > 1
+        processes = process_tree(started["pid"])
+        assert len(still_running(processes)) > 1
     finally:
         harness.send_signal(signal.SIGKILL)  # no handler, no atexit: only the kernel acts
         harness.wait(10)
         if harness.stdout is not None:
             harness.stdout.close()
-    assert wait_gone(processes, started["port"]), f"outlived its harness: {running(processes)}"
+    assert wait_gone(processes, started["port"]), (
+        f"outlived its harness: {still_running(processes)}"
+    )
     # Its cluster stays behind; the next start sweeps it.
     assert database.sweep(clusters) == [Path(started["cluster"])]
 
