@@ -4,6 +4,9 @@ rather than shown as results."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from rich import box
 from rich.console import Console
 from rich.measure import Measurement
@@ -51,6 +54,24 @@ _TITLE = (
 )
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """One scenario as the summary shows it: its targets (first repeats), its levels, and the
+    run's aggregates and levels to look each one up in."""
+
+    scenario: str
+    cells: list[results.Cell]
+    users: list[int]
+    aggregates: Mapping[tuple[str, str, int], results.Aggregate]
+    levels: Mapping[tuple[str, str, int], list[results.LevelResult]]
+
+    def aggregate(self, cell: results.Cell, users: int) -> results.Aggregate | None:
+        return self.aggregates.get((self.scenario, cell.target, users))
+
+    def levels_at(self, cell: results.Cell, users: int) -> list[results.LevelResult]:
+        return self.levels.get((self.scenario, cell.target, users), [])
+
+
 def tables(run: results.Run, width: int | None = None) -> list[Table]:
     """Per scenario, a table of its targets' levels and one of what limited each.
 
@@ -72,9 +93,10 @@ def tables(run: results.Run, width: int | None = None) -> list[Table]:
                 first.setdefault(cell.target, cell)
         cells = list(first.values())
         users = sorted({level for cell in cells for level in cell.planned_levels})
-        table = _wide(scenario, cells, users, by_key, levels_by_key)
+        shown = _Shown(scenario, cells, users, by_key, levels_by_key)
+        table = _wide(shown)
         if width is not None and _width(table) > width:
-            table = _long(scenario, cells, users, by_key, levels_by_key)
+            table = _long(shown)
         out += [table, _limits(scenario, cells, run.aggregates)]
     return out
 
@@ -93,52 +115,36 @@ def _model(cell: results.Cell) -> str:
     return f"{cell.model or '-'} ({capacity})"
 
 
-def _wide(
-    scenario: str,
-    cells: list[results.Cell],
-    users: list[int],
-    by_key: dict[tuple[str, str, int], results.Aggregate],
-    levels_by_key: dict[tuple[str, str, int], list[results.LevelResult]],
-) -> Table:
-    table = Table(title=_TITLE.format(scenario), title_justify="left")
+def _wide(shown: _Shown) -> Table:
+    table = Table(title=_TITLE.format(shown.scenario), title_justify="left")
     table.add_column("target", no_wrap=True)
     table.add_column("model (capacity)", no_wrap=True)
-    for level in users:
+    for level in shown.users:
         table.add_column(str(level), justify="right", no_wrap=True)
-    for cell in cells:
+    for cell in shown.cells:
         row = [
-            _cell_text(
-                by_key.get((scenario, cell.target, level)),
-                levels_by_key.get((scenario, cell.target, level), []),
-            )
-            for level in users
+            _cell_text(shown.aggregate(cell, level), shown.levels_at(cell, level))
+            for level in shown.users
         ]
         table.add_row(_name(cell), _model(cell), *row)
     return table
 
 
-def _long(
-    scenario: str,
-    cells: list[results.Cell],
-    users: list[int],
-    by_key: dict[tuple[str, str, int], results.Aggregate],
-    levels_by_key: dict[tuple[str, str, int], list[results.LevelResult]],
-) -> Table:
+def _long(shown: _Shown) -> Table:
     """A row per level: narrow enough for 80 columns whatever the number of levels."""
-    table = Table(title=_TITLE.format(scenario), title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(title=_TITLE.format(shown.scenario), title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("target (model, capacity)")
     table.add_column("users", justify="right", no_wrap=True)
     table.add_column("req/s", justify="right")
     table.add_column("of bound", justify="right", no_wrap=True)
-    for cell in cells:
-        for index, level in enumerate(users):
-            aggregate = by_key.get((scenario, cell.target, level))
+    for cell in shown.cells:
+        for index, level in enumerate(shown.users):
+            aggregate = shown.aggregate(cell, level)
             label = "" if index else f"{_name(cell)} [dim]{_model(cell)}[/]"
             if aggregate is None:
                 table.add_row(label, str(level), "-", "")
             elif not aggregate.valid:
-                levels = levels_by_key.get((scenario, cell.target, level), [])
-                table.add_row(label, str(level), _invalid(levels), "")
+                table.add_row(label, str(level), _invalid(shown.levels_at(cell, level)), "")
             else:
                 share = "" if aggregate.efficiency is None else f"{aggregate.efficiency:.0%}"
                 table.add_row(label, str(level), _rps(aggregate), share)
