@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -236,18 +236,16 @@ def _env_seconds(env: Mapping[str, str], key: str, default: float, allow_zero: b
     return value
 
 
-def _warmup_seconds(value: float) -> float:
-    problem = seconds_problem(value, allow_zero=True)
-    if problem:
-        raise ValueError(problem)
-    return value
+def _whole_seconds(*, allow_zero: bool) -> Callable[[float], float]:
+    """The catalogue's check of a warm-up (``allow_zero``) or a hold, for pydantic."""
 
+    def check(value: float) -> float:
+        problem = seconds_problem(value, allow_zero=allow_zero)
+        if problem:
+            raise ValueError(problem)
+        return value
 
-def _hold_seconds(value: float) -> float:
-    problem = seconds_problem(value, allow_zero=False)
-    if problem:
-        raise ValueError(problem)
-    return value
+    return check
 
 
 def _lookup(table: Mapping[str, _T], name: str, kind: str) -> _T:
@@ -338,8 +336,8 @@ class _ProfileEntry(BaseModel):
     scenarios: Annotated[list[str], Field(min_length=1)]
     targets: TargetNames = selection.ALL
     levels: Annotated[list[Count], Field(min_length=1), AfterValidator(_rising)]
-    warmup: Annotated[float, AfterValidator(_warmup_seconds)]
-    hold: Annotated[float, AfterValidator(_hold_seconds)]
+    warmup: Annotated[float, AfterValidator(_whole_seconds(allow_zero=True))]
+    hold: Annotated[float, AfterValidator(_whole_seconds(allow_zero=False))]
 
     def profile(self, name: str) -> Profile:
         return Profile(
