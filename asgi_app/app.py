@@ -56,7 +56,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 Endpoint = Callable[[Request], Awaitable[Response]] | Callable[[Request], Response]
 
 
-class _Resources:
+class Resources:
     """The app's I/O resources, opened per lifespan.
 
     Opened at startup rather than in create_app, so that pools belong to the event loop that
@@ -84,7 +84,7 @@ class _Resources:
             io.close()
 
 
-def _async_view(resources: _Resources, endpoint: contract.Endpoint) -> Endpoint:
+def _async_view(resources: Resources, endpoint: contract.Endpoint) -> Endpoint:
     async def view(request: Request) -> Response:
         params = contract.parse_query(endpoint, request.scope["query_string"])
         io = resources.open()
@@ -95,7 +95,7 @@ def _async_view(resources: _Resources, endpoint: contract.Endpoint) -> Endpoint:
     return view
 
 
-def _def_view(resources: _Resources, endpoint: contract.Endpoint) -> Endpoint:
+def _def_view(resources: Resources, endpoint: contract.Endpoint) -> Endpoint:
     def view(request: Request) -> Response:
         params = contract.parse_query(endpoint, request.scope["query_string"])
         io = resources.open()
@@ -108,7 +108,7 @@ def _def_view(resources: _Resources, endpoint: contract.Endpoint) -> Endpoint:
 
 def create_app(settings: AppSettings | None = None) -> Starlette:
     settings = settings or AppSettings.from_env()
-    resources = _Resources(settings)
+    resources = Resources(settings)
     default_mode = "threadpool" if settings.endpoint_style == "def" else "event-loop"
     health = contract.render(
         contract.health_body("starlette", "asgi", settings.mode or default_mode, settings.target)

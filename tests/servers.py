@@ -34,6 +34,14 @@ def starlette(
     return supervisor.start("starlette", command, port=port, log_path=log_path, env=env, cwd=ROOT)
 
 
+def fastapi(log_path: Path, env: Mapping[str, str] | None = None) -> supervisor.ManagedProcess:
+    """The FastAPI twin on one uvicorn process; ENDPOINT_STYLE in ``env`` picks its flavour."""
+    port = supervisor.free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "fastapi_app.app:create_app"]
+    command += ["--host", supervisor.LOOPBACK, "--port", str(port)]
+    return supervisor.start("fastapi", command, port=port, log_path=log_path, env=env, cwd=ROOT)
+
+
 def flask(
     log_path: Path, env: Mapping[str, str] | None = None, *, threads: int = 8
 ) -> supervisor.ManagedProcess:

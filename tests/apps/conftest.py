@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,9 +32,51 @@ def live_twins(
         yield pair
 
 
-@pytest.fixture(params=["in-process", pytest.param("live", marks=pytest.mark.integration)])
+@pytest.fixture(scope="session")
+def inprocess_fastapi(settings: AppSettings) -> Iterator[dict[str, twins.Client]]:
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(twins.fastapi_in_process(settings, name))
+            for name in twins.FASTAPI_STYLES
+        }
+
+
+@pytest.fixture(scope="session")
+def live_fastapi(settings: AppSettings, logs_dir: Path) -> Iterator[dict[str, twins.LiveClient]]:
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(twins.live_fastapi(settings, logs_dir, name))
+            for name in twins.FASTAPI_STYLES
+        }
+
+
+# Flask is the reference; every other twin is compared with it, in-process and live.
+OTHERS = ("starlette", *twins.FASTAPI_STYLES)
+WHERE = ("in-process", "live")
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(
+            (where, other),
+            id=f"{where}-{other}",
+            marks=[pytest.mark.integration] if where == "live" else [],
+        )
+        for where in WHERE
+        for other in OTHERS
+    ]
+)
 def both(request: pytest.FixtureRequest) -> tuple[twins.Client, twins.Client]:
-    """Each conformance case runs against the twins in-process and as real servers."""
-    fixture = "inprocess_twins" if request.param == "in-process" else "live_twins"
-    pair: tuple[twins.Client, twins.Client] = request.getfixturevalue(fixture)
-    return pair
+    """Each conformance case runs against Flask and one other twin, in-process and as real
+    servers: (flask, other)."""
+    where, other = request.param
+    live = where == "live"
+    pair: tuple[twins.Client, twins.Client] = request.getfixturevalue(
+        "live_twins" if live else "inprocess_twins"
+    )
+    if other == "starlette":
+        return pair
+    fastapi: dict[str, twins.Client] = request.getfixturevalue(
+        "live_fastapi" if live else "inprocess_fastapi"
+    )
+    return pair[0], fastapi[other]

@@ -24,6 +24,18 @@ def test_db_round_trip_in_process(upstream_url: str, database_url: str) -> None:
     assert flask_reply.comparable() == starlette_reply.comparable()
 
 
+@pytest.mark.parametrize("name", twins.FASTAPI_STYLES)
+def test_fastapi_db_round_trip_in_process(upstream_url: str, database_url: str, name: str) -> None:
+    settings = AppSettings(upstream_url=upstream_url, database_url=database_url)
+    with twins.in_process(settings) as (flask, _):
+        flask_reply = flask.request("GET", "/io/db?ms=50")
+    with twins.fastapi_in_process(settings, name) as other:
+        other_reply = other.request("GET", "/io/db?ms=50")
+    assert other_reply.status == 200, other_reply.body
+    assert other_reply.json()["result"] == {"answer": contract.DB_ANSWER}
+    assert flask_reply.comparable() == other_reply.comparable()
+
+
 @pytest.mark.integration
 def test_db_round_trip_live_waits_in_the_database(
     upstream_url: str, database_url: str, logs_dir: Path

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from asgi_app.app import create_app as create_starlette
 from blockbench.apps.settings import AppSettings
+from fastapi_app.app import create_app as create_fastapi
 from tests import servers
 from wsgi_app.app import create_app as create_flask
 
@@ -62,8 +63,10 @@ class FlaskClient:
 
 
 class StarletteClient:
-    def __init__(self, client: TestClient) -> None:
-        self.name = "starlette"
+    """Any ASGI twin through Starlette's TestClient (FastAPI's is the same class)."""
+
+    def __init__(self, client: TestClient, name: str = "starlette") -> None:
+        self.name = name
         self._client = client
 
     def request(self, method: str, url: str) -> Reply:
@@ -95,6 +98,17 @@ def in_process(settings: AppSettings) -> Iterator[tuple[Client, Client]]:
         flask.app.extensions["blockbench"].close()
 
 
+# The FastAPI twin's two flavours, by client name: its ENDPOINT_STYLE.
+FASTAPI_STYLES = {"fastapi": "async", "fastapi-def": "def"}
+
+
+@contextlib.contextmanager
+def fastapi_in_process(settings: AppSettings, name: str) -> Iterator[Client]:
+    app = create_fastapi(replace(settings, endpoint_style=FASTAPI_STYLES[name]))
+    with TestClient(app) as client:
+        yield StarletteClient(client, name)
+
+
 def app_env(settings: AppSettings) -> dict[str, str]:
     env = {
         "UPSTREAM_URL": settings.upstream_url,
@@ -121,3 +135,16 @@ def live(settings: AppSettings, logs: Path) -> Iterator[tuple[LiveClient, LiveCl
             client.close()
         flask.stop()
         starlette.stop()
+
+
+@contextlib.contextmanager
+def live_fastapi(settings: AppSettings, logs: Path, name: str) -> Iterator[LiveClient]:
+    """One flavour of the FastAPI twin as a real server on loopback, on uvicorn."""
+    env = app_env(settings) | {"ENDPOINT_STYLE": FASTAPI_STYLES[name]}
+    server = servers.fastapi(logs / f"{name}.log", env)
+    client = LiveClient(name, server.url)
+    try:
+        yield client
+    finally:
+        client.close()
+        server.stop()

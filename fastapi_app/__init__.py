@@ -1,0 +1,1 @@
+"""The FastAPI twin: the endpoint contract as a FastAPI user writes it."""
