@@ -31,9 +31,36 @@ def live_twins(
         yield pair
 
 
-@pytest.fixture(params=["in-process", pytest.param("live", marks=pytest.mark.integration)])
+@pytest.fixture(scope="session")
+def inprocess_quart(settings: AppSettings) -> Iterator[twins.Client]:
+    with twins.quart_in_process(settings) as quart:
+        yield quart
+
+
+@pytest.fixture(scope="session")
+def live_quart(settings: AppSettings, logs_dir: Path) -> Iterator[twins.Client]:
+    with twins.quart_live(settings, logs_dir) as quart:
+        yield quart
+
+
+LIVE = pytest.mark.integration
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(("in-process", "starlette"), id="in-process"),
+        pytest.param(("in-process", "quart"), id="in-process-quart"),
+        pytest.param(("live", "starlette"), id="live", marks=LIVE),
+        pytest.param(("live", "quart"), id="live-quart", marks=LIVE),
+    ]
+)
 def both(request: pytest.FixtureRequest) -> tuple[twins.Client, twins.Client]:
-    """Each conformance case runs against the twins in-process and as real servers."""
-    fixture = "inprocess_twins" if request.param == "in-process" else "live_twins"
-    pair: tuple[twins.Client, twins.Client] = request.getfixturevalue(fixture)
-    return pair
+    """Each conformance case runs in-process and as real servers, comparing Flask with each of
+    the other twins in turn: Starlette, then Quart."""
+    where, other = request.param
+    fixture = "inprocess_twins" if where == "in-process" else "live_twins"
+    flask, starlette = request.getfixturevalue(fixture)
+    if other == "starlette":
+        return flask, starlette
+    quart: twins.Client = request.getfixturevalue(f"{fixture.split('_')[0]}_quart")
+    return flask, quart
