@@ -50,3 +50,11 @@ def flask(
     command = [sys.executable, "-m", "gunicorn", "-b", f"{supervisor.LOOPBACK}:{port}"]
     command += ["-k", "gthread", "--threads", str(threads), "wsgi_app.app:create_app()"]
     return supervisor.start("flask", command, port=port, log_path=log_path, env=env, cwd=ROOT)
+
+
+def quart(log_path: Path, env: Mapping[str, str] | None = None) -> supervisor.ManagedProcess:
+    """The Quart twin on one Hypercorn worker, Quart's default server."""
+    port = supervisor.free_port()
+    command = [sys.executable, "-m", "hypercorn", "--config", "python:quart_app.hypercorn_conf"]
+    command += ["--bind", f"{supervisor.LOOPBACK}:{port}", "quart_app.app:create_app()"]
+    return supervisor.start("quart", command, port=port, log_path=log_path, env=env, cwd=ROOT)

@@ -50,8 +50,20 @@ def live_fastapi(settings: AppSettings, logs_dir: Path) -> Iterator[dict[str, tw
         }
 
 
+@pytest.fixture(scope="session")
+def inprocess_quart(settings: AppSettings) -> Iterator[twins.Client]:
+    with twins.quart_in_process(settings) as quart:
+        yield quart
+
+
+@pytest.fixture(scope="session")
+def live_quart(settings: AppSettings, logs_dir: Path) -> Iterator[twins.Client]:
+    with twins.quart_live(settings, logs_dir) as quart:
+        yield quart
+
+
 # Flask is the reference; every other twin is compared with it, in-process and live.
-OTHERS = ("starlette", *twins.FASTAPI_STYLES)
+OTHERS = ("starlette", *twins.FASTAPI_STYLES, "quart")
 WHERE = ("in-process", "live")
 
 
@@ -76,6 +88,9 @@ def both(request: pytest.FixtureRequest) -> tuple[twins.Client, twins.Client]:
     )
     if other == "starlette":
         return pair
+    if other == "quart":
+        quart: twins.Client = request.getfixturevalue("live_quart" if live else "inprocess_quart")
+        return pair[0], quart
     fastapi: dict[str, twins.Client] = request.getfixturevalue(
         "live_fastapi" if live else "inprocess_fastapi"
     )

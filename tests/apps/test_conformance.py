@@ -1,8 +1,9 @@
-"""One conformance suite for both twins: same requests, same statuses, same bytes.
+"""One conformance suite for the twins: same requests, same statuses, same bytes.
 
-Every case runs in-process (Flask's test client, Starlette's TestClient) and against real
-servers on loopback (gunicorn, uvicorn), comparing Flask with each other twin in turn: Starlette
-and the FastAPI twin's two flavours (``async def`` and ``def`` routes).
+Every case runs in-process (Flask's test client, Starlette's TestClient, Quart as ASGI through
+httpx) and against real servers on loopback (gunicorn, uvicorn, Hypercorn), comparing Flask with
+each other twin in turn: Starlette, the FastAPI twin's two flavours (``async def`` and ``def``
+routes) and Quart.
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ IDENTITY = {
     "starlette": ("starlette", "asgi", "event-loop"),
     "fastapi": ("fastapi", "asgi", "event-loop"),
     "fastapi-def": ("fastapi", "asgi", "threadpool"),
+    "quart": ("quart", "asgi", "event-loop"),
 }
 
 

@@ -16,12 +16,16 @@ pytestmark = pytest.mark.db
 
 def test_db_round_trip_in_process(upstream_url: str, database_url: str) -> None:
     settings = AppSettings(upstream_url=upstream_url, database_url=database_url)
-    with twins.in_process(settings) as (flask, starlette):
+    with (
+        twins.in_process(settings) as (flask, starlette),
+        twins.quart_in_process(settings) as quart,
+    ):
         flask_reply = flask.request("GET", "/io/db?ms=50")
         starlette_reply = starlette.request("GET", "/io/db?ms=50")
+        quart_reply = quart.request("GET", "/io/db?ms=50")
     assert flask_reply.status == 200, flask_reply.body
     assert flask_reply.json()["result"] == {"answer": contract.DB_ANSWER}
-    assert flask_reply.comparable() == starlette_reply.comparable()
+    assert flask_reply.comparable() == starlette_reply.comparable() == quart_reply.comparable()
 
 
 @pytest.mark.parametrize("name", twins.FASTAPI_STYLES)
@@ -54,33 +58,47 @@ def test_db_round_trip_live_waits_in_the_database(
 
 
 def test_no_database_url_is_a_clear_503(upstream_url: str) -> None:
-    with twins.in_process(AppSettings(upstream_url=upstream_url)) as (flask, starlette):
+    settings = AppSettings(upstream_url=upstream_url)
+    with (
+        twins.in_process(settings) as (flask, starlette),
+        twins.quart_in_process(settings) as quart,
+    ):
         flask_reply = flask.request("GET", "/io/db?ms=1")
         starlette_reply = starlette.request("GET", "/io/db?ms=1")
+        quart_reply = quart.request("GET", "/io/db?ms=1")
     assert flask_reply.status == 503
     assert flask_reply.json()["error"] == "database_unavailable"
     assert "DATABASE_URL" in flask_reply.json()["message"]
-    assert flask_reply.comparable() == starlette_reply.comparable()
+    assert flask_reply.comparable() == starlette_reply.comparable() == quart_reply.comparable()
 
 
 def test_database_down_is_a_503_not_a_hang(upstream_url: str, closed_port: int) -> None:
     down = f"postgresql://bench:bench@127.0.0.1:{closed_port}/bench"
     settings = AppSettings(upstream_url=upstream_url, database_url=down, db_pool_timeout=1.0)
-    with twins.in_process(settings) as (flask, starlette):
+    with (
+        twins.in_process(settings) as (flask, starlette),
+        twins.quart_in_process(settings) as quart,
+    ):
         started = time.perf_counter()
         flask_reply = flask.request("GET", "/io/db?ms=1")
         starlette_reply = starlette.request("GET", "/io/db?ms=1")
+        quart_reply = quart.request("GET", "/io/db?ms=1")
         elapsed = time.perf_counter() - started
     assert flask_reply.status == 503
-    assert flask_reply.comparable() == starlette_reply.comparable()
+    assert flask_reply.comparable() == starlette_reply.comparable() == quart_reply.comparable()
     assert elapsed < 10  # bounded by DB_POOL_TIMEOUT, with room for a slow machine
 
 
 def test_upstream_down_is_a_503(closed_port: int) -> None:
     down = f"http://127.0.0.1:{closed_port}"
-    with twins.in_process(AppSettings(upstream_url=down)) as (flask, starlette):
+    settings = AppSettings(upstream_url=down)
+    with (
+        twins.in_process(settings) as (flask, starlette),
+        twins.quart_in_process(settings) as quart,
+    ):
         for url in ("/io/upstream?ms=1", "/io/fanout?n=2&ms=1&mode=par"):
             flask_reply = flask.request("GET", url)
             assert flask_reply.status == 503
             assert flask_reply.json()["error"] == "upstream_unavailable"
             assert flask_reply.comparable() == starlette.request("GET", url).comparable()
+            assert flask_reply.comparable() == quart.request("GET", url).comparable()

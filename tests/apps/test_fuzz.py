@@ -1,4 +1,4 @@
-"""Schema-driven fuzzing of every endpoint of both twins, from the OpenAPI description.
+"""Schema-driven fuzzing of every endpoint of the twins, from the OpenAPI description.
 
 Schemathesis generates valid and invalid queries; no input may get a 5xx, except the 503 the
 contract documents for an endpoint whose upstream or database is unavailable. Responses must
@@ -14,12 +14,14 @@ import hypothesis
 import pytest
 import schemathesis
 from flask import Flask
+from quart import Quart
 from schemathesis import GenerationMode
 from starlette.applications import Starlette
 
 from asgi_app.app import create_app as create_starlette
 from blockbench.apps import contract, openapi
 from blockbench.apps.settings import AppSettings
+from quart_app.app import create_app as create_quart
 from wsgi_app.app import create_app as create_flask
 
 # Valid waits are shrunk to a few milliseconds (and valid CPU work to a little) so a fuzz run
@@ -56,6 +58,11 @@ def starlette_app(upstream_url: str) -> Starlette:
 
 
 @pytest.fixture(scope="module")
+def quart_app(upstream_url: str) -> Quart:
+    return create_quart(AppSettings(upstream_url=upstream_url, db_pool_timeout=1.0))
+
+
+@pytest.fixture(scope="module")
 def flask_schema(flask_app: Flask) -> Any:
     return _configure(schemathesis.openapi.from_wsgi(contract.OPENAPI_PATH, flask_app))
 
@@ -63,6 +70,11 @@ def flask_schema(flask_app: Flask) -> Any:
 @pytest.fixture(scope="module")
 def starlette_schema(starlette_app: Starlette) -> Any:
     return _configure(schemathesis.openapi.from_asgi(contract.OPENAPI_PATH, starlette_app))
+
+
+@pytest.fixture(scope="module")
+def quart_schema(quart_app: Quart) -> Any:
+    return _configure(schemathesis.openapi.from_asgi(contract.OPENAPI_PATH, quart_app))
 
 
 def _check(case: Any) -> None:
@@ -87,7 +99,7 @@ def _check(case: Any) -> None:
         if endpoint.params or mode is GenerationMode.POSITIVE
     ],
 )
-@pytest.mark.parametrize("schema_fixture", ["flask_schema", "starlette_schema"])
+@pytest.mark.parametrize("schema_fixture", ["flask_schema", "starlette_schema", "quart_schema"])
 def test_no_input_gets_an_undocumented_5xx(
     schema_fixture: str, path: str, mode: GenerationMode, request: pytest.FixtureRequest
 ) -> None:

@@ -5,12 +5,13 @@ The conformance suite sends each request to both twins through these and compare
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 from starlette.testclient import TestClient
@@ -18,6 +19,7 @@ from starlette.testclient import TestClient
 from asgi_app.app import create_app as create_starlette
 from blockbench.apps.settings import AppSettings
 from fastapi_app.app import create_app as create_fastapi
+from quart_app.app import create_app as create_quart
 from tests import servers
 from wsgi_app.app import create_app as create_flask
 
@@ -74,6 +76,34 @@ class StarletteClient:
         return Reply(response.status_code, dict(response.headers), response.content)
 
 
+class QuartClient:
+    """The Quart twin driven as an ASGI app through httpx, as a server would call it.
+
+    One event loop for the client's life, so that the app's pools belong to it; the lifespan
+    (Quart's startup and shutdown) runs on it as a server runs it.
+    """
+
+    def __init__(self, settings: AppSettings) -> None:
+        self.name = "quart"
+        self.app = create_quart(settings)
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self.app.startup())
+        # Quart types ASGI messages as TypedDicts, httpx as plain mappings: the same protocol.
+        transport = httpx.ASGITransport(app=cast(Any, self.app))
+        self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    def request(self, method: str, url: str) -> Reply:
+        response = self._loop.run_until_complete(self._client.request(method, url))
+        return Reply(response.status_code, dict(response.headers), response.content)
+
+    def close(self) -> None:
+        try:
+            self._loop.run_until_complete(self._client.aclose())
+            self._loop.run_until_complete(self.app.shutdown())
+        finally:
+            self._loop.close()
+
+
 class LiveClient:
     def __init__(self, name: str, base_url: str) -> None:
         self.name = name
@@ -107,6 +137,15 @@ def fastapi_in_process(settings: AppSettings, name: str) -> Iterator[Client]:
     app = create_fastapi(replace(settings, endpoint_style=FASTAPI_STYLES[name]))
     with TestClient(app) as client:
         yield StarletteClient(client, name)
+
+
+@contextlib.contextmanager
+def quart_in_process(settings: AppSettings) -> Iterator[QuartClient]:
+    quart = QuartClient(settings)
+    try:
+        yield quart
+    finally:
+        quart.close()
 
 
 def app_env(settings: AppSettings) -> dict[str, str]:
@@ -148,3 +187,15 @@ def live_fastapi(settings: AppSettings, logs: Path, name: str) -> Iterator[LiveC
     finally:
         client.close()
         server.stop()
+
+
+@contextlib.contextmanager
+def quart_live(settings: AppSettings, logs: Path) -> Iterator[LiveClient]:
+    """The Quart twin as a real server on loopback, on Hypercorn."""
+    quart = servers.quart(logs / "quart.log", app_env(settings))
+    client = LiveClient("quart", quart.url)
+    try:
+        yield client
+    finally:
+        client.close()
+        quart.stop()

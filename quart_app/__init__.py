@@ -1,0 +1,1 @@
+"""The Quart twin: framework glue around blockbench's endpoint contract."""
