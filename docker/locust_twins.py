@@ -2,9 +2,10 @@
 
 Loaded beside the workloads (docker-compose.yml runs
 ``locust -f loadtests/locustfile.py,docker/locust_twins.py``); the twins' URLs come from the
-stack's environment, FLASK_URL and STARLETTE_URL. At start, a Host field left as the page showed
-it (or emptied) follows the app choice; a Host typed in goes where it says, so any server can
-be driven. Headless runs are not touched: there ``--host`` says where the load goes.
+stack's environment, FLASK_URL, STARLETTE_URL, FASTAPI_URL and QUART_URL. At start, a Host
+field left as the page showed it (or emptied) follows the app choice; a Host typed in goes where
+it says, so any server can be driven. Headless runs are not touched: there ``--host`` says where
+the load goes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from flask import Response, g, request
 from locust import events
 from locust.env import Environment
 
-TWINS = {"flask": os.environ.get("FLASK_URL", ""), "starlette": os.environ.get("STARLETTE_URL", "")}
+# The apps in the order of blockbench.targets.catalogue.APPS, which this file may not import (the
+# Locust image has no harness); tests/docker/test_locust_twins.py keeps the two the same.
+APPS = ("flask", "starlette", "fastapi", "quart")
+TWINS = {app: os.environ.get(f"{app.upper()}_URL", "") for app in APPS}
 # The twin of the last start, so the form offers what the Host field shows.
 _current = {"app": "flask"}
 

@@ -55,6 +55,7 @@ def flask(
 def quart(log_path: Path, env: Mapping[str, str] | None = None) -> supervisor.ManagedProcess:
     """The Quart twin on one Hypercorn worker, Quart's default server."""
     port = supervisor.free_port()
-    command = [sys.executable, "-m", "hypercorn", "--config", "python:quart_app.hypercorn_conf"]
+    config = "python:blockbench.apps.hypercorn_conf"
+    command = [sys.executable, "-m", "hypercorn", "--config", config]
     command += ["--bind", f"{supervisor.LOOPBACK}:{port}", "quart_app.app:create_app()"]
     return supervisor.start("quart", command, port=port, log_path=log_path, env=env, cwd=ROOT)

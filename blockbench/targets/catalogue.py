@@ -37,9 +37,16 @@ CATALOGUE_PATH = Path(__file__).with_name("targets.toml")
 LOOPBACK = "127.0.0.1"
 
 Model = Literal["processes", "threads", "green-threads", "event-loop"]
-App = Literal["flask", "starlette"]
+App = Literal["flask", "starlette", "fastapi", "quart"]
 # Every app a target may run, in the order the compose files give their twins ports.
 APPS: tuple[App, ...] = get_args(App)
+# Each app as its project spells it, for tables, pages and generated files.
+APP_TITLES: dict[str, str] = {
+    "flask": "Flask",
+    "starlette": "Starlette",
+    "fastapi": "FastAPI",
+    "quart": "Quart",
+}
 # Which limit a cap is, so the bounds know how a request holds it (results.Cap records it).
 CapKind = Literal[
     "workers",
@@ -144,14 +151,14 @@ class Target:
     def endpoints_async(self) -> bool:
         """Whether its endpoints are ``async def`` (the app's own default, or ENDPOINT_STYLE)."""
         style = self.settings().endpoint_style
-        return style == "async" if style else self.app == "starlette"
+        return style == "async" if style else self.app != "flask"
 
     @property
     def shares_event_loop(self) -> bool:
         """Whether all its requests' ``async def`` code in a worker runs on one event loop:
-        Starlette's async endpoints, on uvicorn's loop or on the one a2wsgi's ASGIMiddleware
-        starts per process. (Flask's async views each run on a loop of their own.)"""
-        return self.app == "starlette" and self.endpoints_async
+        the ASGI apps' async endpoints, on the server's loop or on the one a2wsgi's
+        ASGIMiddleware starts per process. (Flask's async views each run on a loop of their own.)"""
+        return self.app != "flask" and self.endpoints_async
 
     @property
     def upstream_context(self) -> upstream_clients.Context:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 
-from blockbench.targets.catalogue import APPS, Catalogue, CatalogueError
+from blockbench.targets.catalogue import APP_TITLES, APPS, Catalogue, CatalogueError
 from blockbench.targets.twins import twins
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -24,8 +24,8 @@ FILE = "docker-compose.yml"
 COMMAND = "blockbench compose"
 HOST_NETWORK_COMMAND = f"{COMMAND} --host-network PATH"
 # Each app's twin at 8001, 8002, ... in the order of catalogue.APPS; the rest of the matrix in a
-# block of ten ports per app from 8011 (Flask 8011-8020, Starlette 8021-8030), so that a target
-# added to one app moves no port of the other's.
+# block of ten ports per app from 8011 (Flask 8011-8020, Starlette 8021-8030, FastAPI 8031-8040,
+# Quart 8041-8050), so that a target added to one app moves no port of another's.
 TWIN_PORT = 8001
 MATRIX_PORT = 8011
 BLOCK = 10
@@ -89,8 +89,8 @@ def _port_ranges(matrix: Sequence[Service], catalogue: Catalogue) -> str:
         ports = [s.port for s in matrix if by_app[s.target] == app]
         if ports:
             span = f"{ports[0]}-{ports[-1]}" if len(ports) > 1 else str(ports[0])
-            ranges.append(f"{span} ({app.capitalize()})")
-    return " and ".join(ranges) or "none"
+            ranges.append(f"{span} ({APP_TITLES[app]})")
+    return ", ".join(ranges) or "none"
 
 
 def render(catalogue: Catalogue, *, host_network: bool = False) -> str:

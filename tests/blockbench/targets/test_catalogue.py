@@ -341,7 +341,10 @@ BAD_ENTRIES: list[tuple[dict[str, object], str]] = [
     ({"app": None}, "app: missing"),
     ({"colour": "red"}, "colour: unknown key; the keys: app, model, server, workers, "),
     ({"model": "fibers"}, "model: input should be 'processes', 'threads', 'green-threads' or"),
-    ({"app": "django"}, "app: input should be 'flask' or 'starlette', got 'django'"),
+    (
+        {"app": "django"},
+        "app: input should be 'flask', 'starlette', 'fastapi' or 'quart', got 'django'",
+    ),
     ({"server": " "}, "server: string should have at least 1 character"),
     ({"threads": 4, "bounded_by": "x"}, "threads: model 'processes' serves one request"),
     ({"connections": 4, "bounded_by": "x"}, "connections: model 'processes' serves one request"),

@@ -50,16 +50,22 @@ def test_the_shipped_targets_keep_the_ports_the_docs_give_them() -> None:
     assert [(s.name, s.target, s.port) for s in twins] == [
         ("flask", "flask-gthread", 8001),
         ("starlette", "starlette-uvicorn", 8002),
+        ("fastapi", "fastapi-uvicorn", 8003),
+        ("quart", "quart-hypercorn", 8004),
     ]
     assert {s.name: s.port for s in matrix} == {
         "flask-sync": 8011,
         "flask-gevent": 8012,
         "flask-a2wsgi": 8013,
         "flask-async-views": 8014,
+        "flask-granian": 8015,
         "starlette-threadpool": 8021,
         "starlette-gunicorn": 8022,
         "starlette-gunicorn-asgi": 8023,
         "starlette-a2wsgi": 8024,
+        "starlette-granian": 8025,
+        "starlette-hypercorn": 8026,
+        "fastapi-threadpool": 8031,
     }
 
 
@@ -138,11 +144,20 @@ def test_the_host_network_stack_says_what_it_is() -> None:
     assert "PUBLISH_ADDRESS" not in text
 
 
+def _flask_matrix(shipped: catalogue.Catalogue) -> list[str]:
+    """The shipped Flask targets the stack's matrix serves (all but the twin and variants)."""
+    twins, matrix = compose.services(shipped)
+    by_app = {target.name: target.app for target in shipped.targets}
+    return [service.name for service in matrix if by_app[service.target] == "flask"]
+
+
 def test_a_new_target_gets_a_service_port_and_host_name() -> None:
     grown = catalogue.loads(catalogue.CATALOGUE_PATH.read_text(encoding="utf-8") + EXTRA, cores=1)
     services = check_stack(grown)
-    assert services["flask-extra"]["environment"]["PORT"] == "8015"
-    assert services["flask-extra"]["ports"] == [f"{PUBLISH}:8015:8015"]
+    # The port after the shipped Flask matrix targets' (8011, 8012, ...).
+    port = str(compose.MATRIX_PORT + len(_flask_matrix(SHIPPED)))
+    assert services["flask-extra"]["environment"]["PORT"] == port
+    assert services["flask-extra"]["ports"] == [f"{PUBLISH}:{port}:{port}"]
     assert "flask-extra" not in compose.render(SHIPPED, host_network=True)
 
 
@@ -161,7 +176,8 @@ def test_an_app_with_more_targets_than_ports_is_refused() -> None:
     many = text + "".join(
         EXTRA.replace("flask-extra", f"flask-extra-{n}") for n in range(compose.BLOCK)
     )
-    with pytest.raises(CatalogueError, match=r"14 flask targets beside its twin.* 10 ports"):
+    count = len(_flask_matrix(SHIPPED)) + compose.BLOCK
+    with pytest.raises(CatalogueError, match=rf"{count} flask targets beside its twin.* 10 ports"):
         compose.services(catalogue.loads(many, cores=1))
 
 
