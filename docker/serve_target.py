@@ -21,7 +21,7 @@ from blockbench.targets import catalogue, twins
 
 USAGE = (
     "usage: python docker/serve_target.py TARGET | --twin APP  "
-    "(a target of blockbench/targets/targets.toml, or the twin of flask or starlette)"
+    f"(a target of blockbench/targets/targets.toml, or the twin of {', '.join(catalogue.APPS)})"
 )
 
 

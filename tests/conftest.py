@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: the real upstream service, a real PostgreSQL, a port
-nothing listens on, and the scenario catalogue."""
+nothing listens on, the scenario catalogue, and for tests that start catalogue targets the CPU
+budget and the target catalogue."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ import pytest
 
 from blockbench.load import scenarios
 from blockbench.targets import catalogue, database, pinning, supervisor
+from blockbench.targets.catalogue import Catalogue
+from blockbench.targets.pinning import CpuBudget
 from tests import servers
+
+
+@pytest.fixture(scope="session")
+def budget() -> CpuBudget:
+    return pinning.budget()
+
+
+@pytest.fixture(scope="session")
+def targets(budget: CpuBudget) -> Catalogue:
+    return catalogue.load(cores=budget.cores)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 
 from blockbench.apps.upstream_clients import DEFAULTS as CLIENT_DEFAULTS
 from blockbench.load import scenarios
-from blockbench.report import charts, client_section, palette
+from blockbench.report import charts, client_section, migrations, palette
 from blockbench.report.charts import Chart
 from blockbench.report.client_section import Pair
 from blockbench.report.palette import Style
@@ -102,6 +102,9 @@ def context(run: Run) -> dict[str, Any]:
         "run": run,
         "sections": found,
         "client_pairs": tuple(pair for section in found for pair in section.clients),
+        "migration_paths": migrations.paths(
+            _catalogue().migrations, [(section.results, section.page) for section in found]
+        ),
         "clients_used": clients_used(run),
         "client_defaults": [
             (CLIENT_CONTEXTS.get(where, where), name) for where, name in CLIENT_DEFAULTS.items()
@@ -191,10 +194,14 @@ class TargetNote:
 
 
 @functools.cache
+def _catalogue() -> catalogue.Catalogue:
+    return catalogue.load(cores=1)
+
+
+@functools.cache
 def _catalogue_targets() -> dict[str, TargetNote]:
     return {
-        t.name: TargetNote(t.name, t.model, t.server, t.explanation)
-        for t in catalogue.load(cores=1).targets
+        t.name: TargetNote(t.name, t.model, t.server, t.explanation) for t in _catalogue().targets
     }
 
 
@@ -219,4 +226,4 @@ def _client_profile() -> scenarios.Profile | None:
 def _client_profile_targets() -> tuple[str, ...]:
     """The targets the client profile selects of today's catalogue, by name for the page."""
     profile = _client_profile()
-    return profile.targets.pick(catalogue.load(cores=1).targets) if profile else ()
+    return profile.targets.pick(_catalogue().targets) if profile else ()

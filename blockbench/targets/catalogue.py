@@ -204,9 +204,24 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Migration:
+    """A path off one stack onto another, as two targets: the one run today and the one moved
+    to (``[migrations.NAME]`` in the catalogue). The report sets each pair side by side."""
+
+    name: str
+    # How people say it: "Flask → Quart".
+    title: str
+    before: str
+    after: str
+    # What the move asks of the code, in one line.
+    changes: str
+
+
+@dataclass(frozen=True)
 class Catalogue:
     targets: tuple[Target, ...]
     source: str
+    migrations: tuple[Migration, ...] = ()
 
     def names(self) -> tuple[str, ...]:
         return tuple(target.name for target in self.targets)
@@ -225,7 +240,8 @@ class Catalogue:
                 f"--app-env cannot set {reserved[0]}: the catalogue derives it for each target"
             )
         # Checked when a run picks its targets (check_settings): a client may suit some only.
-        return Catalogue(tuple(target.with_env(extra) for target in self.targets), self.source)
+        targets = tuple(target.with_env(extra) for target in self.targets)
+        return replace(self, targets=targets)
 
     def get(self, name: str) -> Target:
         for target in self.targets:
@@ -263,8 +279,10 @@ def loads(text: str, *, cores: int, source: str = "<catalogue>") -> Catalogue:
 def _checked(data: dict[str, Any], cores: int, source: str) -> Catalogue:
     if cores < 1:
         raise CatalogueError(f"cores must be at least 1, got {cores}")
-    file = catalogues.validate(_File, data, source, {"targets": "target"}, {"cores": cores})
-    return Catalogue(file.built, source)
+    entries = {"targets": "target", "migrations": "migration"}
+    file = catalogues.validate(_File, data, source, entries, {"cores": cores})
+    migrations = tuple(entry.migration(name) for name, entry in file.migrations.items())
+    return Catalogue(file.built, source, migrations)
 
 
 def check_settings(target: Target, where: str) -> None:
@@ -448,10 +466,25 @@ class _Entry(BaseModel):
         )
 
 
+class _MigrationEntry(BaseModel):
+    """One ``[migrations.NAME]`` table: ``from`` and ``to`` name targets of the file."""
+
+    model_config = catalogues.ENTRY
+
+    title: Annotated[Text, AfterValidator(_one_line)]
+    before: Name = Field(alias="from")
+    after: Name = Field(alias="to")
+    changes: Annotated[Text, AfterValidator(_one_line)]
+
+    def migration(self, name: str) -> Migration:
+        return Migration(name, self.title, self.before, self.after, self.changes)
+
+
 class _File(BaseModel):
     model_config = catalogues.ENTRY
 
     targets: Annotated[dict[Name, _Entry], Field(min_length=1)]
+    migrations: dict[Name, _MigrationEntry] = {}
     # The targets as the last validator built them to check their apps' environments, kept so
     # that loading builds each target once.
     _built: tuple[Target, ...] = PrivateAttr(default=())
@@ -495,6 +528,21 @@ class _File(BaseModel):
             problem = _settings_problem(target)
             if problem:
                 raise catalogues.Invalid(problem, "targets", target.name, "env")
+        return self
+
+    @model_validator(mode="after")
+    def _migrations_name_two_targets(self) -> _File:
+        for name, entry in self.migrations.items():
+            for key, target in (("from", entry.before), ("to", entry.after)):
+                if target not in self.targets:
+                    raise catalogues.Invalid(
+                        f"{target!r} is no target of the catalogue", "migrations", name, key
+                    )
+            if entry.before == entry.after:
+                raise catalogues.Invalid(
+                    "names the same target as 'from'; a path leads somewhere else",
+                    "migrations", name, "to",
+                )  # fmt: skip
         return self
 
     @property

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from blockbench.apps.settings import AppSettings
+from blockbench.targets import catalogue, pinning
 from tests.apps import twins
 
 
@@ -65,33 +66,53 @@ def live_quart(settings: AppSettings, logs_dir: Path) -> Iterator[twins.Client]:
 # Flask is the reference; every other twin is compared with it, in-process and live.
 OTHERS = ("starlette", *twins.FASTAPI_STYLES, "quart")
 WHERE = ("in-process", "live")
+# And every server of the catalogue, as the harness starts it, against the live Flask twin on
+# gunicorn gthread (the variants run the same server as their base target).
+SERVED = catalogue.load(cores=pinning.budget().cores).matrix_names()
 
 
 @pytest.fixture(
+    scope="session",
     params=[
-        pytest.param(
-            (where, other),
-            id=f"{where}-{other}",
-            marks=[pytest.mark.integration] if where == "live" else [],
-        )
-        for where in WHERE
-        for other in OTHERS
-    ]
+        *(
+            pytest.param(
+                (where, other),
+                id=f"{where}-{other}",
+                marks=[pytest.mark.integration] if where == "live" else [],
+            )
+            for where in WHERE
+            for other in OTHERS
+        ),
+        *(
+            pytest.param(("target", name), id=f"target-{name}", marks=[pytest.mark.integration])
+            for name in SERVED
+        ),
+    ],
 )
-def both(request: pytest.FixtureRequest) -> tuple[twins.Client, twins.Client]:
+def both(request: pytest.FixtureRequest) -> Iterator[tuple[twins.Client, twins.Client]]:
     """Each conformance case runs against Flask and one other twin, in-process and as real
-    servers: (flask, other)."""
+    servers, and against every catalogue target: (flask, other). Session-scoped, so pytest runs
+    every case against one pair before the next, and each catalogue target runs only while its
+    cases do."""
     where, other = request.param
+    if where == "target":
+        flask: twins.Client = request.getfixturevalue("live_twins")[0]
+        target = request.getfixturevalue("targets").get(other)
+        settings, logs = request.getfixturevalue("settings"), request.getfixturevalue("logs_dir")
+        with twins.live_target(target, settings, logs, request.getfixturevalue("budget")) as client:
+            yield flask, client
+        return
     live = where == "live"
     pair: tuple[twins.Client, twins.Client] = request.getfixturevalue(
         "live_twins" if live else "inprocess_twins"
     )
     if other == "starlette":
-        return pair
-    if other == "quart":
+        yield pair
+    elif other == "quart":
         quart: twins.Client = request.getfixturevalue("live_quart" if live else "inprocess_quart")
-        return pair[0], quart
-    fastapi: dict[str, twins.Client] = request.getfixturevalue(
-        "live_fastapi" if live else "inprocess_fastapi"
-    )
-    return pair[0], fastapi[other]
+        yield pair[0], quart
+    else:
+        fastapi: dict[str, twins.Client] = request.getfixturevalue(
+            "live_fastapi" if live else "inprocess_fastapi"
+        )
+        yield pair[0], fastapi[other]

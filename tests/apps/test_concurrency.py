@@ -1,6 +1,7 @@
-"""Concurrency behaviour, not speed: /io/blocking stalls Starlette's event loop, /io/sleep not.
+"""Concurrency behaviour, not speed: /io/blocking stalls an event loop (Starlette's, FastAPI's
+async def routes', Quart's), /io/sleep not; on threads (Flask, FastAPI's def routes) neither.
 
-Four requests at once to one uvicorn process. A server that takes them one at a time cannot
+Four requests at once to one server process. A server that takes them one at a time cannot
 answer the last before four waits, however fast the machine: that is the lower bound where the
 loop is blocked. Where requests overlap they take about one wait; the test asks for less than
 three, so a busy machine has two whole waits (0.8 s) of slack before a correct server fails,
@@ -32,25 +33,42 @@ def _all_at_once(client: LiveClient, url: str) -> float:
     return time.perf_counter() - started
 
 
-def test_blocking_endpoint_blocks_the_event_loop(
-    live_twins: tuple[LiveClient, LiveClient],
-) -> None:
-    _, starlette = live_twins
-    elapsed = _all_at_once(starlette, f"/io/blocking?ms={WAIT_MS}")
+# Twins whose endpoints run on the event loop, and those that run them on threads (the Flask
+# twin on gunicorn gthread; the FastAPI twin's plain def routes on anyio's thread pool).
+ON_THE_LOOP = ("starlette", "fastapi", "quart")
+ON_THREADS = ("flask", "fastapi-def")
+
+
+@pytest.fixture
+def twin(request: pytest.FixtureRequest) -> LiveClient:
+    """The live twin named by the test's parameter, from the session's servers."""
+    name: str = request.param
+    if name in ("flask", "starlette"):
+        pair: tuple[LiveClient, LiveClient] = request.getfixturevalue("live_twins")
+        return pair[0] if name == "flask" else pair[1]
+    if name == "quart":
+        quart: LiveClient = request.getfixturevalue("live_quart")
+        return quart
+    fastapi: dict[str, LiveClient] = request.getfixturevalue("live_fastapi")
+    return fastapi[name]
+
+
+@pytest.mark.parametrize("twin", ON_THE_LOOP, indirect=True)
+def test_blocking_endpoint_blocks_the_event_loop(twin: LiveClient) -> None:
+    elapsed = _all_at_once(twin, f"/io/blocking?ms={WAIT_MS}")
     # Each time.sleep holds the loop, so they run one after another; the 0.2 of a wait spares
     # the clocks' rounding, far less than the three waits an overlapping server saves.
     assert elapsed >= (AT_ONCE - 0.2) * WAIT
 
 
-def test_sleep_endpoint_does_not_block_the_event_loop(
-    live_twins: tuple[LiveClient, LiveClient],
-) -> None:
-    _, starlette = live_twins
-    elapsed = _all_at_once(starlette, f"/io/sleep?ms={WAIT_MS}")
+@pytest.mark.parametrize("twin", ON_THE_LOOP, indirect=True)
+def test_sleep_endpoint_does_not_block_the_event_loop(twin: LiveClient) -> None:
+    elapsed = _all_at_once(twin, f"/io/sleep?ms={WAIT_MS}")
     assert elapsed < (AT_ONCE - 1) * WAIT
 
 
-def test_blocking_is_harmless_on_threads(live_twins: tuple[LiveClient, LiveClient]) -> None:
-    flask, _ = live_twins  # gunicorn gthread: each request has a thread of its own
-    elapsed = _all_at_once(flask, f"/io/blocking?ms={WAIT_MS}")
+@pytest.mark.parametrize("twin", ON_THREADS, indirect=True)
+def test_blocking_is_harmless_on_threads(twin: LiveClient) -> None:
+    # Each request has a thread of its own: gunicorn's, or one of anyio's tokens.
+    elapsed = _all_at_once(twin, f"/io/blocking?ms={WAIT_MS}")
     assert elapsed < (AT_ONCE - 1) * WAIT

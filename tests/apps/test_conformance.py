@@ -15,6 +15,7 @@ import pytest
 
 from blockbench.apps import contract, openapi
 from blockbench.apps.cpu import spin
+from blockbench.targets import catalogue
 from tests.apps.twins import Client
 
 
@@ -180,10 +181,21 @@ IDENTITY = {
 }
 
 
+def identity(name: str) -> tuple[str, str, str]:
+    """What /healthz of the client named ``name`` says it is: a twin's, or a catalogue
+    target's, which names its app, that app's interface, and the target's model."""
+    if name in IDENTITY:
+        return IDENTITY[name]
+    target = catalogue.load(cores=1).get(name)
+    return (target.app, "wsgi" if target.app == "flask" else "asgi", target.model)
+
+
 def test_health_names_app_and_mode(both: tuple[Client, Client]) -> None:
     for client in both:
         body = client.request("GET", "/healthz").json()
-        assert (body["app"], body["interface"], body["mode"]) == IDENTITY[client.name]
+        assert (body["app"], body["interface"], body["mode"]) == identity(client.name)
+        # A catalogue target also names itself; a bare twin does not.
+        assert body.get("target") == (None if client.name in IDENTITY else client.name)
 
 
 def test_both_serve_the_same_openapi_document(both: tuple[Client, Client]) -> None:

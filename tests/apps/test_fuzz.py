@@ -1,4 +1,5 @@
-"""Schema-driven fuzzing of every endpoint of the twins, from the OpenAPI description.
+"""Schema-driven fuzzing of every endpoint of the twins (Flask, Starlette, FastAPI in both its
+flavours, Quart), from the OpenAPI description.
 
 Schemathesis generates valid and invalid queries; no input may get a 5xx, except the 503 the
 contract documents for an endpoint whose upstream or database is unavailable. Responses must
@@ -8,11 +9,13 @@ also match the description (status codes, content type, body schemas).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import hypothesis
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from flask import Flask
 from quart import Quart
 from schemathesis import GenerationMode
@@ -21,6 +24,7 @@ from starlette.applications import Starlette
 from asgi_app.app import create_app as create_starlette
 from blockbench.apps import contract, openapi
 from blockbench.apps.settings import AppSettings
+from fastapi_app.app import create_app as create_fastapi
 from quart_app.app import create_app as create_quart
 from wsgi_app.app import create_app as create_flask
 
@@ -62,6 +66,13 @@ def quart_app(upstream_url: str) -> Quart:
     return create_quart(AppSettings(upstream_url=upstream_url, db_pool_timeout=1.0))
 
 
+@pytest.fixture(scope="module", params=["async", "def"])
+def fastapi_app(upstream_url: str, request: pytest.FixtureRequest) -> FastAPI:
+    """The FastAPI twin's two flavours: async def routes, and def routes on the thread pool."""
+    settings = AppSettings(upstream_url=upstream_url, db_pool_timeout=1.0)
+    return create_fastapi(replace(settings, endpoint_style=request.param))
+
+
 @pytest.fixture(scope="module")
 def flask_schema(flask_app: Flask) -> Any:
     return _configure(schemathesis.openapi.from_wsgi(contract.OPENAPI_PATH, flask_app))
@@ -75,6 +86,11 @@ def starlette_schema(starlette_app: Starlette) -> Any:
 @pytest.fixture(scope="module")
 def quart_schema(quart_app: Quart) -> Any:
     return _configure(schemathesis.openapi.from_asgi(contract.OPENAPI_PATH, quart_app))
+
+
+@pytest.fixture(scope="module")
+def fastapi_schema(fastapi_app: FastAPI) -> Any:
+    return _configure(schemathesis.openapi.from_asgi(contract.OPENAPI_PATH, fastapi_app))
 
 
 def _check(case: Any) -> None:
@@ -99,7 +115,9 @@ def _check(case: Any) -> None:
         if endpoint.params or mode is GenerationMode.POSITIVE
     ],
 )
-@pytest.mark.parametrize("schema_fixture", ["flask_schema", "starlette_schema", "quart_schema"])
+@pytest.mark.parametrize(
+    "schema_fixture", ["flask_schema", "starlette_schema", "fastapi_schema", "quart_schema"]
+)
 def test_no_input_gets_an_undocumented_5xx(
     schema_fixture: str, path: str, mode: GenerationMode, request: pytest.FixtureRequest
 ) -> None:

@@ -18,13 +18,18 @@ from starlette.testclient import TestClient
 
 from asgi_app.app import create_app as create_starlette
 from blockbench.apps.settings import AppSettings
+from blockbench.targets import supervisor
+from blockbench.targets.catalogue import Target
+from blockbench.targets.launch import start_target
+from blockbench.targets.pinning import CpuBudget
 from fastapi_app.app import create_app as create_fastapi
 from quart_app.app import create_app as create_quart
 from tests import servers
 from wsgi_app.app import create_app as create_flask
 
-# Fields of /healthz that name the app itself, which is all the twins may differ in.
-APP_IDENTITY = ("app", "interface", "mode")
+# Fields of /healthz that name the app itself (and the catalogue target serving it), which is all
+# the twins may differ in.
+APP_IDENTITY = ("app", "interface", "mode", "target")
 
 
 @dataclass(frozen=True)
@@ -199,3 +204,20 @@ def quart_live(settings: AppSettings, logs: Path) -> Iterator[LiveClient]:
     finally:
         client.close()
         quart.stop()
+
+
+@contextlib.contextmanager
+def live_target(
+    target: Target, settings: AppSettings, logs: Path, budget: CpuBudget
+) -> Iterator[LiveClient]:
+    """A catalogue target as the harness starts it (its server, workers and pinning), named
+    after it: the conformance suite runs against every server of the catalogue this way."""
+    process = start_target(
+        target, port=supervisor.free_port(), budget=budget, log_dir=logs, env=app_env(settings)
+    )
+    client = LiveClient(target.name, process.url)
+    try:
+        yield client
+    finally:
+        client.close()
+        process.stop()

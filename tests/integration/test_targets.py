@@ -34,7 +34,8 @@ from tests.integration.probes import (
 
 pytestmark = pytest.mark.integration
 
-NAMES = catalogue.load(cores=pinning.budget().cores).names()
+CATALOGUE = catalogue.load(cores=pinning.budget().cores)
+NAMES = CATALOGUE.names()
 # Waves sent to a target with a capacity: enough to see queueing, few enough to stay quick.
 WAVES = 2
 # Requests at once for an event loop, which declares no capacity: more than any thread-bound
@@ -151,9 +152,9 @@ def test_declared_capacity_is_true(running: Running) -> None:
     if capacity is None:
         _assert_one_wave(running.url(f"/io/sleep?ms={WAIT_MS}"), UNBOUNDED_SAMPLE)
     elif capacity > 200:
-        # gevent's 1000 connections: twice that many requests would need seconds of CPU per
-        # wave on one core. test_gevent_capacity_is_its_worker_connections checks the rule on
-        # a smaller setting; here, a sample must at least fit in one wave.
+        # gevent's 1000 connections, Granian's 512 threads: twice that many requests would need
+        # seconds of CPU per wave on one core. test_a_large_capacity_follows_its_setting checks
+        # the rule on a smaller setting; here, a sample must at least fit in one wave.
         _assert_one_wave(running.url(f"/io/sleep?ms={WAIT_MS}"), UNBOUNDED_SAMPLE)
     else:
         _assert_waves(running.url(f"/io/sleep?ms={WAIT_MS}"), capacity)
@@ -192,16 +193,37 @@ def test_stops_with_nothing_left(running: Running) -> None:
     assert not supervisor.port_is_bound(process.port)
 
 
-def test_gevent_capacity_is_its_worker_connections(
-    targets: Catalogue, budget: CpuBudget, upstream_url: str, logs_dir: Path
+# Targets whose declared capacity is too large to fill here (test_declared_capacity_is_true only
+# samples them), each started with a small setting of the key that declares it: the rule that
+# capacity follows from that key must hold, or the real size is a number typed, not derived.
+SMALL = 20
+LARGE_CAPACITY = [
+    target.name
+    for target in CATALOGUE.targets
+    if (target.per_worker or 0) > 200 and target.variant_of is None
+]
+
+
+@pytest.mark.parametrize("name", LARGE_CAPACITY)
+def test_a_large_capacity_follows_its_setting(
+    name: str, targets: Catalogue, budget: CpuBudget, upstream_url: str, logs_dir: Path
 ) -> None:
-    small = dataclasses.replace(targets.get("flask-gevent"), connections=20)
-    assert small.capacity == small.workers * 20
-    process = _start(small, budget, upstream_url, logs_dir / "gevent-20")
+    target = targets.get(name)
+    if target.model == "threads":
+        small = dataclasses.replace(target, threads=SMALL)
+    else:
+        small = dataclasses.replace(target, connections=SMALL)
+    assert small.capacity == small.workers * SMALL
+    process = _start(small, budget, upstream_url, logs_dir / f"{name}-{SMALL}")
     try:
         _assert_waves(f"{process.url}/io/sleep?ms={WAIT_MS}", small.capacity)
     finally:
         process.stop()
+
+
+def test_the_large_capacities_are_the_ones_the_catalogue_names() -> None:
+    # gunicorn's gevent worker connections and Granian's blocking threads and backpressure.
+    assert {"flask-gevent", "flask-granian", "starlette-granian"} <= set(LARGE_CAPACITY)
 
 
 def _assert_waves(url: str, capacity: int) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
 import signal
+import socket
+import stat
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -67,3 +73,33 @@ def test_a_pool_child_stops_on_the_signals_its_process_group_gets() -> None:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def _sockets_here() -> list[int]:
+    """The socket descriptors of the process this runs in."""
+    fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    found = []
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                found.append(fd)
+    return found
+
+
+def test_a_pool_child_keeps_none_of_its_servers_sockets() -> None:
+    # A client's keep-alive connection, open when the server's pool forks its child: the
+    # child's copy must not outlive the server's, or the client never sees the connection end.
+    server, client = socket.socketpair()
+    try:
+        assert server.fileno() in _sockets_here()
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(1, mp_context=context, initializer=pool_child_init) as pool:
+            assert pool.submit(_sockets_here).result(timeout=30) == []
+            # The server closes its end: the client sees the end at once, as if no child ever
+            # had a copy (recv returns b"" rather than blocking).
+            server.close()
+            client.settimeout(5)
+            assert client.recv(1) == b""
+    finally:
+        server.close()
+        client.close()

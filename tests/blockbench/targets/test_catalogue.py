@@ -26,6 +26,13 @@ REQUIRED = (
     "starlette-gunicorn",
     "starlette-gunicorn-asgi",
     "starlette-a2wsgi",
+    # The servers and frameworks users pick instead (issue 13).
+    "flask-granian",
+    "starlette-granian",
+    "starlette-hypercorn",
+    "fastapi-uvicorn",
+    "fastapi-threadpool",
+    "quart-hypercorn",
 )
 # module.path:attribute, optionally called: how gunicorn and uvicorn name an app factory.
 _APP_SPEC = re.compile(r"(?P<module>[A-Za-z_][\w.]*):(?P<attribute>[A-Za-z_]\w*)(?:\(\))?")
