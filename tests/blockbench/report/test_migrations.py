@@ -82,6 +82,10 @@ def test_the_overview_page_sets_each_pair_side_by_side(tmp_path: Path) -> None:
     step = _paths(run)["flask-to-quart"].steps[0]
     assert step.ratio is not None
     assert formats.ratio(step.ratio) in text
+    # Each side names what limited it at the level they are compared at.
+    assert step.before_at is not None and step.before_at.binding
+    section = text[text.index('id="migration-flask-to-quart"') :]
+    assert f"limited by {step.before_at.binding}" in section[: section.index("</tbody>")]
 
 
 def test_the_context_gives_the_paths() -> None:
