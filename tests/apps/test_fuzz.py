@@ -66,11 +66,21 @@ def quart_app(upstream_url: str) -> Quart:
     return create_quart(AppSettings(upstream_url=upstream_url, db_pool_timeout=1.0))
 
 
-@pytest.fixture(scope="module", params=["async", "def"])
-def fastapi_app(upstream_url: str, request: pytest.FixtureRequest) -> FastAPI:
-    """The FastAPI twin's two flavours: async def routes, and def routes on the thread pool."""
+def _fastapi(upstream_url: str, style: str) -> FastAPI:
     settings = AppSettings(upstream_url=upstream_url, db_pool_timeout=1.0)
-    return create_fastapi(replace(settings, endpoint_style=request.param))
+    return create_fastapi(replace(settings, endpoint_style=style))
+
+
+@pytest.fixture(scope="module")
+def fastapi_app(upstream_url: str) -> FastAPI:
+    """The FastAPI twin's async def routes."""
+    return _fastapi(upstream_url, "async")
+
+
+@pytest.fixture(scope="module")
+def fastapi_def_app(upstream_url: str) -> FastAPI:
+    """The FastAPI twin's plain def routes, on the thread pool."""
+    return _fastapi(upstream_url, "def")
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +101,11 @@ def quart_schema(quart_app: Quart) -> Any:
 @pytest.fixture(scope="module")
 def fastapi_schema(fastapi_app: FastAPI) -> Any:
     return _configure(schemathesis.openapi.from_asgi(contract.OPENAPI_PATH, fastapi_app))
+
+
+@pytest.fixture(scope="module")
+def fastapi_def_schema(fastapi_def_app: FastAPI) -> Any:
+    return _configure(schemathesis.openapi.from_asgi(contract.OPENAPI_PATH, fastapi_def_app))
 
 
 def _check(case: Any) -> None:
@@ -116,7 +131,8 @@ def _check(case: Any) -> None:
     ],
 )
 @pytest.mark.parametrize(
-    "schema_fixture", ["flask_schema", "starlette_schema", "fastapi_schema", "quart_schema"]
+    "schema_fixture",
+    ["flask_schema", "starlette_schema", "fastapi_schema", "fastapi_def_schema", "quart_schema"],
 )
 def test_no_input_gets_an_undocumented_5xx(
     schema_fixture: str, path: str, mode: GenerationMode, request: pytest.FixtureRequest

@@ -29,6 +29,13 @@ PUBLISHED = {
     "starlette-uvicorn-httpx": Style("#882255", "cross", "dot"),
     "flask-gthread-httpx": Style("#CC79A7", "square", "dot"),
     "flask-gevent-httpx": Style("#000000", "diamond", "dot"),
+    # Added after the rest (issue 13), so none of the looks above moved.
+    "flask-granian": Style("#CC79A7", "triangle-left"),
+    "starlette-granian": Style("#000000", "triangle-right"),
+    "starlette-hypercorn": Style("#332288", "hourglass"),
+    "fastapi-uvicorn": Style("#882255", "bowtie"),
+    "fastapi-threadpool": Style("#0072B2", "hexagram"),
+    "quart-hypercorn": Style("#009E73", "star-triangle-up"),
 }
 # Okabe & Ito's published colour-blind-safe palette, the yardstick for ours.
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
