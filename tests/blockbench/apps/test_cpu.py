@@ -56,23 +56,29 @@ def test_the_jump_agrees_with_taking_the_steps_one_by_one() -> None:
         assert _jump(steps) == state
 
 
-def test_a_pool_child_stops_on_the_signals_its_process_group_gets() -> None:
-    def ignore(signum: int, frame: object) -> None:
-        pass
+def _ignore(signum: int, frame: object) -> None:
+    pass
 
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+def _handlers_here() -> dict[int, object]:
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+
+def test_a_pool_child_stops_on_the_signals_its_process_group_gets() -> None:
+    # In a real forked pool child: pool_child_init also closes every socket of the process it
+    # runs in, which must never be this one.
+    saved = _handlers_here()
     try:
         # What a forked child inherits from a server that handles SIGTERM itself.
         for sig in saved:
-            signal.signal(sig, ignore)
-        pool_child_init()
-        assert {sig: signal.getsignal(sig) for sig in saved} == {
-            signal.SIGTERM: signal.SIG_DFL,
-            signal.SIGINT: signal.SIG_DFL,
-        }
+            signal.signal(sig, _ignore)
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(1, mp_context=context, initializer=pool_child_init) as pool:
+            in_child = pool.submit(_handlers_here).result(timeout=30)
     finally:
         for sig, handler in saved.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+    assert in_child == {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.SIG_DFL}
 
 
 def _sockets_here() -> list[int]:
