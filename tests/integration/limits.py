@@ -1,5 +1,6 @@
 """How long a request target and a header value a server accepts, found by bisection over raw
-sockets: the measurements docs/server-limits.md records and test_server_limits.py keeps true.
+sockets: the measurements docs/server-limits.md records, the reader of its table, and the check
+of a running target against its row (tests/integration/test_targets.py makes it on every one).
 
 ``python -m tests.integration.limits URL [--repeat N] [--segment BYTES]`` measures a running
 target by hand (loopback only).
@@ -8,12 +9,14 @@ target by hand (loopback only).
 from __future__ import annotations
 
 import argparse
+import re
 import select
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from blockbench.targets.supervisor import LOOPBACK
@@ -155,6 +158,93 @@ def measure(url: str, dimension: Dimension, *, segment: int | None = None) -> Li
     return bisect(
         lambda length: ask(url, dimension.request(length), segment=segment), dimension.accepted
     )
+
+
+# The record this probe keeps: one row per server, naming its targets.
+DOC = Path(__file__).resolve().parents[2] / "docs" / "server-limits.md"
+# The doc's table: its columns, as the doc's header names them.
+SERVER, TARGETS = "server", "targets"
+COLUMNS = {
+    Dimension.TARGET: ("longest request target", "one byte longer"),
+    Dimension.HEADER: ("longest header value", "one byte more"),
+}
+# "4,081", "16,340–65,488" (a range: it varies), "≥ 1,048,576" (the search's ceiling).
+FIGURE = re.compile(r"(?:≥ )?([\d,]+)(?:–([\d,]+))?")
+NONE_BEYOND = "—"
+# Each target is measured with the head sent at once and in pieces of this size, which is where
+# a limit on an incomplete head shows (h11's); 8 KiB keeps a 1 MiB probe to a fraction of a second.
+SEGMENT = 8192
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One dimension of a row: the longest accepted, within [low, high], and the answers one
+    may get just beyond it (none, when the search's ceiling is accepted)."""
+
+    low: int
+    high: int
+    beyond: frozenset[str]
+
+    def admits(self, limit: Limit) -> bool:
+        if limit.longest is None or not self.low <= limit.longest <= self.high:
+            return False
+        return (str(limit.beyond) if limit.beyond else NONE_BEYOND) in self.beyond
+
+
+@dataclass(frozen=True)
+class Row:
+    server: str
+    targets: tuple[str, ...]
+    expected: dict[Dimension, Expected]
+
+
+def rows(text: str) -> list[Row]:
+    """The table under "## Measured limits", one Row per line."""
+    table = text.split("## Measured limits", 1)[1].split("\n\n", 2)[1].splitlines()
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    found = []
+    for line in table[2:]:
+        cells = dict(
+            zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=True)
+        )
+        expected = {
+            dimension: parse_expected(cells[figure], cells[beyond])
+            for dimension, (figure, beyond) in COLUMNS.items()
+        }
+        names = tuple(re.findall(r"`([^`]+)`", cells[TARGETS]))
+        found.append(Row(cells[SERVER], names, expected))
+    return found
+
+
+def parse_expected(figure: str, beyond: str) -> Expected:
+    """One dimension of a row from its two cells: "4,081" and "414", say."""
+    match = FIGURE.match(figure)
+    assert match, f"{figure!r} is no figure: write 4,081, 16,340–65,488 or ≥ 1,048,576"
+    low = int(match[1].replace(",", ""))
+    high = int(match[2].replace(",", "")) if match[2] else low
+    return Expected(low, high, frozenset(answer.strip() for answer in beyond.split(" or ")))
+
+
+def row_of(name: str) -> Row:
+    (row,) = [row for row in rows(DOC.read_text()) if name in row.targets]
+    return row
+
+
+def mismatches(name: str, url: str) -> list[str]:
+    """What the target ``name`` serving at ``url`` accepts that its server's row does not say,
+    each dimension measured with the head sent at once and in SEGMENT-byte pieces."""
+    row = row_of(name)
+    found = []
+    for dimension in Dimension:
+        for segment in (None, SEGMENT):
+            limit = measure(url, dimension, segment=segment)
+            if not row.expected[dimension].admits(limit):
+                sent = f"in {segment}-byte pieces" if segment else "at once"
+                found.append(
+                    f"{name} accepts a {dimension.value} of {limit} sent {sent}, not what "
+                    f"docs/server-limits.md gives for {row.server}: {row.expected[dimension]}"
+                )
+    return found
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
-"""Every catalogue target, started for real: it boots, answers, holds its declared capacity, and
-stops with nothing left behind.
+"""Every catalogue target, started for real: it boots, answers, holds its declared capacity,
+refuses requests too large just where docs/server-limits.md says, and stops with nothing left
+behind.
 
 These check concurrency models, not speed: a wave is one WAIT_MS wait, and a target that can
 have C requests in flight serves k x C requests at once in k waves.
@@ -21,6 +22,7 @@ from blockbench.targets import catalogue, pinning, supervisor
 from blockbench.targets.catalogue import Catalogue, Target
 from blockbench.targets.launch import start_target
 from blockbench.targets.pinning import CpuBudget
+from tests.integration import limits
 from tests.integration.probes import (
     WAIT,
     WAIT_MS,
@@ -180,6 +182,13 @@ def test_database_calls_overlap(running: Running, database_url: str) -> None:
     # milliseconds: a first burst as long as the measured one lets the pool grow to it.
     send_burst(url, count)
     _assert_one_wave(url, count)
+
+
+def test_request_size_limits_are_its_servers_row(running: Running) -> None:
+    # docs/server-limits.md, kept true on the target this module already started; a variant
+    # runs its base's server, which is the one the doc lists.
+    target = running.target
+    assert limits.mismatches(target.variant_of or target.name, running.process.url) == []
 
 
 def test_stops_with_nothing_left(running: Running) -> None:
