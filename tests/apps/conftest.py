@@ -59,7 +59,7 @@ def inprocess_quart(settings: AppSettings) -> Iterator[twins.Client]:
 
 @pytest.fixture(scope="session")
 def live_quart(settings: AppSettings, logs_dir: Path) -> Iterator[twins.Client]:
-    with twins.quart_live(settings, logs_dir) as quart:
+    with twins.live_quart(settings, logs_dir) as quart:
         yield quart
 
 
@@ -103,16 +103,24 @@ def both(request: pytest.FixtureRequest) -> Iterator[tuple[twins.Client, twins.C
             yield flask, client
         return
     live = where == "live"
-    pair: tuple[twins.Client, twins.Client] = request.getfixturevalue(
-        "live_twins" if live else "inprocess_twins"
-    )
-    if other == "starlette":
-        yield pair
-    elif other == "quart":
-        quart: twins.Client = request.getfixturevalue("live_quart" if live else "inprocess_quart")
-        yield pair[0], quart
-    else:
-        fastapi: dict[str, twins.Client] = request.getfixturevalue(
-            "live_fastapi" if live else "inprocess_fastapi"
-        )
-        yield pair[0], fastapi[other]
+    yield twin(request, "flask", live=live), twin(request, other, live=live)
+
+
+@pytest.fixture
+def live_twin(request: pytest.FixtureRequest) -> twins.Client:
+    """The live twin named by the test's (indirect) parameter, from the session's servers."""
+    return twin(request, request.param, live=True)
+
+
+def twin(request: pytest.FixtureRequest, name: str, *, live: bool) -> twins.Client:
+    """The session's twin called ``name`` (a client name: "flask", "fastapi-def", ...),
+    in-process or live."""
+    where = "live" if live else "inprocess"
+    if name in ("flask", "starlette"):
+        pair: tuple[twins.Client, twins.Client] = request.getfixturevalue(f"{where}_twins")
+        return pair[0] if name == "flask" else pair[1]
+    if name == "quart":
+        quart: twins.Client = request.getfixturevalue(f"{where}_quart")
+        return quart
+    fastapi: dict[str, twins.Client] = request.getfixturevalue(f"{where}_fastapi")
+    return fastapi[name]

@@ -39,36 +39,22 @@ ON_THE_LOOP = ("starlette", "fastapi", "quart")
 ON_THREADS = ("flask", "fastapi-def")
 
 
-@pytest.fixture
-def twin(request: pytest.FixtureRequest) -> LiveClient:
-    """The live twin named by the test's parameter, from the session's servers."""
-    name: str = request.param
-    if name in ("flask", "starlette"):
-        pair: tuple[LiveClient, LiveClient] = request.getfixturevalue("live_twins")
-        return pair[0] if name == "flask" else pair[1]
-    if name == "quart":
-        quart: LiveClient = request.getfixturevalue("live_quart")
-        return quart
-    fastapi: dict[str, LiveClient] = request.getfixturevalue("live_fastapi")
-    return fastapi[name]
-
-
-@pytest.mark.parametrize("twin", ON_THE_LOOP, indirect=True)
-def test_blocking_endpoint_blocks_the_event_loop(twin: LiveClient) -> None:
-    elapsed = _all_at_once(twin, f"/io/blocking?ms={WAIT_MS}")
+@pytest.mark.parametrize("live_twin", ON_THE_LOOP, indirect=True)
+def test_blocking_endpoint_blocks_the_event_loop(live_twin: LiveClient) -> None:
+    elapsed = _all_at_once(live_twin, f"/io/blocking?ms={WAIT_MS}")
     # Each time.sleep holds the loop, so they run one after another; the 0.2 of a wait spares
     # the clocks' rounding, far less than the three waits an overlapping server saves.
     assert elapsed >= (AT_ONCE - 0.2) * WAIT
 
 
-@pytest.mark.parametrize("twin", ON_THE_LOOP, indirect=True)
-def test_sleep_endpoint_does_not_block_the_event_loop(twin: LiveClient) -> None:
-    elapsed = _all_at_once(twin, f"/io/sleep?ms={WAIT_MS}")
+@pytest.mark.parametrize("live_twin", ON_THE_LOOP, indirect=True)
+def test_sleep_endpoint_does_not_block_the_event_loop(live_twin: LiveClient) -> None:
+    elapsed = _all_at_once(live_twin, f"/io/sleep?ms={WAIT_MS}")
     assert elapsed < (AT_ONCE - 1) * WAIT
 
 
-@pytest.mark.parametrize("twin", ON_THREADS, indirect=True)
-def test_blocking_is_harmless_on_threads(twin: LiveClient) -> None:
+@pytest.mark.parametrize("live_twin", ON_THREADS, indirect=True)
+def test_blocking_is_harmless_on_threads(live_twin: LiveClient) -> None:
     # Each request has a thread of its own: gunicorn's, or one of anyio's tokens.
-    elapsed = _all_at_once(twin, f"/io/blocking?ms={WAIT_MS}")
+    elapsed = _all_at_once(live_twin, f"/io/blocking?ms={WAIT_MS}")
     assert elapsed < (AT_ONCE - 1) * WAIT

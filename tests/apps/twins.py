@@ -165,59 +165,45 @@ def app_env(settings: AppSettings) -> dict[str, str]:
 @contextlib.contextmanager
 def live(settings: AppSettings, logs: Path) -> Iterator[tuple[LiveClient, LiveClient]]:
     """Both twins as real servers on loopback: Flask on gunicorn, Starlette on uvicorn."""
-    flask = servers.flask(logs / "flask.log", app_env(settings))
-    try:
-        starlette = servers.starlette(logs / "starlette.log", app_env(settings))
-    except BaseException:
-        flask.stop()
-        raise
-    clients = LiveClient("flask", flask.url), LiveClient("starlette", starlette.url)
-    try:
-        yield clients
-    finally:
-        for client in clients:
-            client.close()
-        flask.stop()
-        starlette.stop()
+    with contextlib.ExitStack() as stack:
+        flask = stack.enter_context(
+            serving("flask", servers.flask(logs / "flask.log", app_env(settings)))
+        )
+        starlette = stack.enter_context(
+            serving("starlette", servers.starlette(logs / "starlette.log", app_env(settings)))
+        )
+        yield flask, starlette
 
 
 @contextlib.contextmanager
-def live_fastapi(settings: AppSettings, logs: Path, name: str) -> Iterator[LiveClient]:
-    """One flavour of the FastAPI twin as a real server on loopback, on uvicorn."""
-    env = app_env(settings) | {"ENDPOINT_STYLE": FASTAPI_STYLES[name]}
-    server = servers.fastapi(logs / f"{name}.log", env)
-    client = LiveClient(name, server.url)
-    try:
-        yield client
-    finally:
-        client.close()
-        server.stop()
-
-
-@contextlib.contextmanager
-def quart_live(settings: AppSettings, logs: Path) -> Iterator[LiveClient]:
-    """The Quart twin as a real server on loopback, on Hypercorn."""
-    quart = servers.quart(logs / "quart.log", app_env(settings))
-    client = LiveClient("quart", quart.url)
-    try:
-        yield client
-    finally:
-        client.close()
-        quart.stop()
-
-
-@contextlib.contextmanager
-def live_target(
-    target: Target, settings: AppSettings, logs: Path, budget: CpuBudget
-) -> Iterator[LiveClient]:
-    """A catalogue target as the harness starts it (its server, workers and pinning), named
-    after it: the conformance suite runs against every server of the catalogue this way."""
-    process = start_target(
-        target, port=supervisor.free_port(), budget=budget, log_dir=logs, env=app_env(settings)
-    )
-    client = LiveClient(target.name, process.url)
+def serving(name: str, process: supervisor.ManagedProcess) -> Iterator[LiveClient]:
+    """A client named ``name`` of a server just started; both closed on the way out."""
+    client = LiveClient(name, process.url)
     try:
         yield client
     finally:
         client.close()
         process.stop()
+
+
+def live_fastapi(
+    settings: AppSettings, logs: Path, name: str
+) -> contextlib.AbstractContextManager[LiveClient]:
+    """One flavour of the FastAPI twin as a real server on loopback, on uvicorn."""
+    env = app_env(settings) | {"ENDPOINT_STYLE": FASTAPI_STYLES[name]}
+    return serving(name, servers.fastapi(logs / f"{name}.log", env))
+
+
+def live_quart(settings: AppSettings, logs: Path) -> contextlib.AbstractContextManager[LiveClient]:
+    """The Quart twin as a real server on loopback, on Hypercorn."""
+    return serving("quart", servers.quart(logs / "quart.log", app_env(settings)))
+
+
+def live_target(
+    target: Target, settings: AppSettings, logs: Path, budget: CpuBudget
+) -> contextlib.AbstractContextManager[LiveClient]:
+    """A catalogue target as the harness starts it (its server, workers and pinning), named
+    after it: the conformance suite runs against every server of the catalogue this way."""
+    port = supervisor.free_port()
+    process = start_target(target, port=port, budget=budget, log_dir=logs, env=app_env(settings))
+    return serving(target.name, process)
