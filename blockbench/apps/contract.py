@@ -127,6 +127,26 @@ IO_BLOCKING = Endpoint(
     "The classic mistake: a blocking sleep (in an async app, it blocks the event loop).",
     (MS,),
 )
+# A typical handler in one request: it computes, then waits. The decision map sweeps both
+# (blockbench/load/scenarios.toml, [maps]) to find where each concurrency model wins.
+CPU_THEN_SLEEP = Endpoint(
+    "cpu_then_sleep",
+    "/cpu-then-sleep",
+    "A handler's life: work units of CPU in the handler, then a wait of ms without CPU.",
+    (WORK, MS),
+)
+# The rows /io/db-row reads; the apps create and fill the table on first use, the same rows
+# every time, so the twins' bodies agree.
+DB_ROWS = 10_000
+ROW_ID = IntParam("id", 1, DB_ROWS, "Which row of the seeded table to read, by primary key.")
+IO_DB_ROW = Endpoint(
+    "io_db_row",
+    "/io/db-row",
+    "A primary-key lookup of one row of a seeded table over a pool, after SELECT pg_sleep(ms) "
+    "when ms is above 0 (the two peer benchmarks' workloads).",
+    (ROW_ID, MS),
+    dependency="database",
+)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     HEALTHZ,
@@ -136,6 +156,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     IO_FANOUT,
     CPU,
     IO_BLOCKING,
+    CPU_THEN_SLEEP,
+    IO_DB_ROW,
 )
 OPENAPI_PATH = "/openapi.json"
 
