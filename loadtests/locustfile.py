@@ -14,6 +14,6 @@ import workloads
 from sweep import StepSweep
 
 # Locust lists the user classes and shapes it finds among a locustfile's globals.
-globals().update(workloads.USER_CLASSES)
+globals().update(workloads.WEB_UI_CLASSES)
 
 __all__ = ["StepSweep"]

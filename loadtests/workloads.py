@@ -74,8 +74,17 @@ def _catalogue() -> scenarios.Catalogue:
         raise SystemExit(f"loadtests/workloads.py: {exc}") from None
 
 
+_CATALOGUE = _catalogue()
 USER_CLASSES: dict[str, type[ScenarioUser]] = {
-    scenario.workload: user_class(scenario) for scenario in _catalogue().scenarios.values()
+    scenario.workload: user_class(scenario) for scenario in _CATALOGUE.scenarios.values()
+}
+# The web UI's class picker lists the named scenarios, not the decision map's 20 cells
+# (MapWait20Cpu0p5, ...), which a reader runs as a profile; here they stay, for the engine and
+# for `locust -f loadtests/workloads.py ... MapWait20Cpu0p5`.
+WEB_UI_CLASSES: dict[str, type[ScenarioUser]] = {
+    scenario.workload: USER_CLASSES[scenario.workload]
+    for scenario in _CATALOGUE.scenarios.values()
+    if _CATALOGUE.map_cell(scenario.name) is None
 }
 # Locust finds user classes among a locustfile's module globals.
 globals().update(USER_CLASSES)

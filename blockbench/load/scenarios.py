@@ -12,7 +12,7 @@ import itertools
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -50,6 +50,7 @@ Targets = selection.Selector
 Stage = Literal["warmup", "hold"]
 Dependency = Literal["upstream", "database"]
 _T = TypeVar("_T")
+_N = TypeVar("_N", int, float)
 
 
 @dataclass(frozen=True)
@@ -155,16 +156,81 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class MapCell:
+    """One handler of a decision map: its own scenario, which computes then waits."""
+
+    scenario: str
+    wait_ms: int
+    # Nominal: the work units sent times the map's ns_per_unit; the report shows the CPU each
+    # level measured beside it.
+    cpu_ms: float
+    work: int
+
+
+@dataclass(frozen=True)
+class DecisionMap:
+    """A grid of handlers, wait x CPU, each cell one scenario of /cpu-then-sleep."""
+
+    name: str
+    title: str
+    explanation: str
+    waits_ms: tuple[int, ...]
+    cpu_ms: tuple[float, ...]
+    ns_per_unit: float
+    # Row-major: for each CPU time (rows, rising), each wait (columns, rising).
+    cells: tuple[MapCell, ...]
+
+    def cell(self, scenario: str) -> MapCell | None:
+        return next((cell for cell in self.cells if cell.scenario == scenario), None)
+
+
+@dataclass(frozen=True)
+class PeerFigure:
+    """One row of a peer benchmark's published table, and our target that stands for it."""
+
+    framework: str
+    server: str
+    model: str
+    value: float
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Replication:
+    """A published benchmark's workload, reproduced as one of our scenarios at one level."""
+
+    name: str
+    title: str
+    url: str
+    workload: str
+    scenario: str
+    users: int
+    unit: str
+    figures: tuple[PeerFigure, ...]
+    finding: str
+
+
+@dataclass(frozen=True)
 class Catalogue:
     scenarios: Mapping[str, Scenario]
     profiles: Mapping[str, Profile]
     default_profile: str
+    maps: Mapping[str, DecisionMap] = field(default_factory=dict)
+    replications: Mapping[str, Replication] = field(default_factory=dict)
 
     def scenario(self, name: str) -> Scenario:
         return _lookup(self.scenarios, name, "scenario")
 
     def profile(self, name: str | None = None) -> Profile:
         return _lookup(self.profiles, name or self.default_profile, "profile")
+
+    def map_cell(self, scenario: str) -> tuple[DecisionMap, MapCell] | None:
+        """The map and cell a scenario is, if it is a map's cell."""
+        for grid in self.maps.values():
+            cell = grid.cell(scenario)
+            if cell is not None:
+                return grid, cell
+        return None
 
 
 @cache
@@ -175,13 +241,48 @@ def load(path: Path = CATALOGUE_PATH) -> Catalogue:
 
 def parse(data: Mapping[str, Any], source: str = "<catalogue>") -> Catalogue:
     """Build and check the catalogue from a parsed TOML document."""
-    entries = {"scenarios": "scenario", "profiles": "profile"}
+    entries = {
+        "scenarios": "scenario",
+        "profiles": "profile",
+        "maps": "map",
+        "replications": "replication",
+    }
     file = catalogues.validate(_File, data, source, entries)
+    maps = {name: entry.decision_map(name) for name, entry in file.maps.items()}
+    found = {name: entry.scenario(name) for name, entry in file.scenarios.items()}
+    for grid in maps.values():
+        found |= {cell.scenario: _map_scenario(grid, cell) for cell in grid.cells}
     return Catalogue(
-        {name: entry.scenario(name) for name, entry in file.scenarios.items()},
-        {name: entry.profile(name) for name, entry in file.profiles.items()},
+        found,
+        {name: entry.profile(name, maps) for name, entry in file.profiles.items()},
         file.default_profile,
+        maps,
+        {name: entry.replication(name) for name, entry in file.replications.items()},
     )
+
+
+def _map_scenario(grid: DecisionMap, cell: MapCell) -> Scenario:
+    params = contract.parse_query(
+        contract.CPU_THEN_SLEEP, urlencode({"work": cell.work, "ms": cell.wait_ms})
+    )
+    return Scenario(
+        name=cell.scenario,
+        workload=_map_workload(cell),
+        explanation=(
+            f"{grid.title}: {cell.cpu_ms:g} ms of CPU (nominal), then a {cell.wait_ms} ms wait."
+        ),
+        requests=(Request(contract.CPU_THEN_SLEEP, params),),
+    )
+
+
+def _map_names(wait_ms: int, cpu_ms: float) -> tuple[str, str]:
+    """A map cell's scenario name and Locust class name: map-20ms-0.5ms, MapWait20Cpu0p5."""
+    cpu = f"{cpu_ms:g}"
+    return f"map-{wait_ms}ms-{cpu}ms", f"MapWait{wait_ms}Cpu{cpu.replace('.', 'p')}"
+
+
+def _map_workload(cell: MapCell) -> str:
+    return _map_names(cell.wait_ms, cell.cpu_ms)[1]
 
 
 def _env_levels(raw: str) -> tuple[int, ...]:
@@ -333,21 +434,122 @@ class _ProfileEntry(BaseModel):
     model_config = catalogues.ENTRY
 
     explanation: Text
-    scenarios: Annotated[list[str], Field(min_length=1)]
+    scenarios: list[str] = []
+    # A decision map ([maps.NAME]): its cells' scenarios run after those listed.
+    map: Text | None = None
     targets: TargetNames = selection.ALL
     levels: Annotated[list[Count], Field(min_length=1), AfterValidator(_rising)]
     warmup: Annotated[float, AfterValidator(_whole_seconds(allow_zero=True))]
     hold: Annotated[float, AfterValidator(_whole_seconds(allow_zero=False))]
 
-    def profile(self, name: str) -> Profile:
+    @model_validator(mode="after")
+    def _something_to_run(self) -> _ProfileEntry:
+        if not self.scenarios and self.map is None:
+            raise catalogues.Invalid("a profile names scenarios, a map, or both", "scenarios")
+        return self
+
+    def profile(self, name: str, maps: Mapping[str, DecisionMap]) -> Profile:
+        cells = maps[self.map].cells if self.map is not None else ()
         return Profile(
             name,
             self.explanation,
-            tuple(self.scenarios),
+            tuple(self.scenarios) + tuple(cell.scenario for cell in cells),
             self.targets,
             tuple(self.levels),
             self.warmup,
             self.hold,
+        )
+
+
+def _rising_numbers(values: list[_N]) -> list[_N]:
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValueError(f"values rise, like [0, 5, 20]; got {values}")
+    return values
+
+
+class _MapEntry(BaseModel):
+    model_config = catalogues.ENTRY
+
+    title: Text
+    explanation: Text
+    waits_ms: Annotated[
+        list[Annotated[int, Field(ge=0, le=contract.MS.maximum)]],
+        Field(min_length=1),
+        AfterValidator(_rising_numbers),
+    ]
+    cpu_ms: Annotated[
+        list[Annotated[float, Field(ge=0)]], Field(min_length=1), AfterValidator(_rising_numbers)
+    ]
+    # What one unit of contract.WORK costs, in ns, on the reference machine: converts the
+    # nominal CPU times into the work units the requests carry.
+    ns_per_unit: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _work_within_the_contract(self) -> _MapEntry:
+        most = self.units(max(self.cpu_ms))
+        if most > contract.WORK.maximum:
+            raise catalogues.Invalid(
+                f"{max(self.cpu_ms):g} ms is {most} units of work; {contract.WORK.rule}",
+                "cpu_ms",
+            )
+        return self
+
+    def units(self, cpu_ms: float) -> int:
+        return round(cpu_ms * 1e6 / self.ns_per_unit)
+
+    def decision_map(self, name: str) -> DecisionMap:
+        cells = tuple(
+            MapCell(_map_names(wait, cpu)[0], wait, cpu, self.units(cpu))
+            for cpu in self.cpu_ms
+            for wait in self.waits_ms
+        )
+        return DecisionMap(
+            name,
+            self.title,
+            self.explanation,
+            tuple(self.waits_ms),
+            tuple(self.cpu_ms),
+            self.ns_per_unit,
+            cells,
+        )
+
+
+class _PeerFigureEntry(BaseModel):
+    model_config = catalogues.ENTRY
+
+    framework: Text
+    server: Text
+    model: Literal["processes", "threads", "green-threads", "event-loop"]
+    value: Annotated[float, Field(gt=0)]
+    target: Text | None = None
+
+
+class _ReplicationEntry(BaseModel):
+    model_config = catalogues.ENTRY
+
+    title: Text
+    url: Annotated[str, Field(pattern=r"^https://")]
+    workload: Text
+    scenario: Text
+    users: Count
+    unit: Text
+    finding: Text
+    figures: Annotated[list[_PeerFigureEntry], Field(min_length=2)]
+
+    def replication(self, name: str) -> Replication:
+        figures = tuple(
+            PeerFigure(f.framework, f.server, f.model, f.value, f.target) for f in self.figures
+        )
+        return Replication(
+            name,
+            self.title,
+            self.url,
+            self.workload,
+            self.scenario,
+            self.users,
+            self.unit,
+            figures,
+            self.finding,
         )
 
 
@@ -357,6 +559,8 @@ class _File(BaseModel):
     default_profile: Text
     scenarios: dict[str, _ScenarioEntry] = {}
     profiles: dict[str, _ProfileEntry] = {}
+    maps: dict[str, _MapEntry] = {}
+    replications: dict[str, _ReplicationEntry] = {}
 
     @model_validator(mode="after")
     def _names_resolve(self) -> _File:
@@ -369,7 +573,29 @@ class _File(BaseModel):
                     "scenarios", name, "workload",
                 )  # fmt: skip
             workloads[scenario.workload] = name
+        for name, grid in self.maps.items():
+            for cpu in grid.cpu_ms:
+                for wait in grid.waits_ms:
+                    cell, workload = _map_names(wait, cpu)
+                    if cell in self.scenarios or workload in workloads:
+                        raise catalogues.Invalid(
+                            f"its cell {cell!r} ({workload}) is a scenario or workload "
+                            "already; rename one",
+                            "maps", name,
+                        )  # fmt: skip
+        for name, replication in self.replications.items():
+            if replication.scenario not in self.scenarios:
+                raise catalogues.Invalid(
+                    f"no scenario {replication.scenario!r}; the scenarios: "
+                    f"{', '.join(self.scenarios)}",
+                    "replications", name, "scenario",
+                )  # fmt: skip
         for name, profile in self.profiles.items():
+            if profile.map is not None and profile.map not in self.maps:
+                raise catalogues.Invalid(
+                    f"no map {profile.map!r}; the maps: {', '.join(self.maps) or 'none'}",
+                    "profiles", name, "map",
+                )  # fmt: skip
             for index, wanted in enumerate(profile.scenarios):
                 if wanted not in self.scenarios:
                     raise catalogues.Invalid(

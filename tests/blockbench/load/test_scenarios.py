@@ -23,6 +23,7 @@ from blockbench.targets.catalogue import load as load_targets
 TARGETS = load_targets(cores=1).targets
 MATRIX = [t.name for t in TARGETS if t.variant_of is None]
 RAW: dict[str, Any] = tomllib.loads(scenarios.CATALOGUE_PATH.read_text())
+WAITS = (0, 5, 20, 100, 500)
 
 
 @pytest.fixture
@@ -41,8 +42,19 @@ def test_catalogue_has_every_workload_of_the_issue(catalogue: scenarios.Catalogu
         "cpu-offload",
         "mixed",
         "blocking-bug",
+        "paterson",
+        "grinberg",
+        # The decision map's cells, row by row (CPU), each row by wait.
+        *(f"map-{wait}ms-{cpu}ms" for cpu in ("0", "0.5", "2", "10") for wait in WAITS),
     ]
-    assert set(catalogue.profiles) == {"quick", "full", "http-client", "tiny"}
+    assert set(catalogue.profiles) == {
+        "quick",
+        "full",
+        "http-client",
+        "map",
+        "replications",
+        "tiny",
+    }
     assert catalogue.profile().name == "quick"
 
 
@@ -103,7 +115,12 @@ def test_quick_is_the_headline_in_about_three_minutes(catalogue: scenarios.Catal
 
 def test_full_runs_everything(catalogue: scenarios.Catalogue) -> None:
     steps = _steps(catalogue, "full")
-    assert {step.scenario.name for step in steps} == set(catalogue.scenarios)
+    special = {
+        "paterson",
+        "grinberg",
+        *(cell.scenario for cell in catalogue.maps["decision"].cells),
+    }
+    assert {step.scenario.name for step in steps} == set(catalogue.scenarios) - special
     assert {step.target for step in steps} == set(MATRIX)
     assert catalogue.profile("full").levels == (1, 10, 50, 100, 250, 500, 1000)
     blocking = [step for step in steps if step.scenario.name == "blocking-bug"]
@@ -163,6 +180,65 @@ def test_blocking_bug_runs_on_its_tagged_targets_only(catalogue: scenarios.Catal
     }
 
 
+def test_the_map_is_a_grid_of_handlers_that_compute_then_wait(
+    catalogue: scenarios.Catalogue,
+) -> None:
+    grid = catalogue.maps["decision"]
+    assert grid.waits_ms == WAITS
+    assert grid.cpu_ms == (0.0, 0.5, 2.0, 10.0)
+    assert len(grid.cells) == 20
+    cell = grid.cells[5 + 2]  # second row (0.5 ms), third column (20 ms)
+    assert (cell.scenario, cell.wait_ms, cell.cpu_ms) == ("map-20ms-0.5ms", 20, 0.5)
+    # 0.5 ms at 80 ns a unit.
+    assert cell.work == 6250
+    assert grid.cell("map-20ms-0.5ms") is cell
+    assert grid.cell("io-sleep") is None
+    scenario = catalogue.scenario(cell.scenario)
+    assert scenario.workload == "MapWait20Cpu0p5"
+    assert scenario.requests[0].url == "/cpu-then-sleep?work=6250&ms=20"
+    assert scenario.dependencies == frozenset()
+    assert catalogue.scenario("map-500ms-10ms").requests[0].params == {"work": 125000, "ms": 500}
+
+
+def test_the_map_profile_fits_in_twenty_minutes(catalogue: scenarios.Catalogue) -> None:
+    steps = _steps(catalogue, "map")
+    assert [step.scenario.name for step in steps[:1]] == ["map-0ms-0ms"]
+    assert {step.scenario.name for step in steps} == {
+        cell.scenario for cell in catalogue.maps["decision"].cells
+    }
+    # One target per model, and both a2wsgi paths.
+    assert {step.target for step in steps} == {
+        "flask-sync",
+        "flask-gthread",
+        "flask-gevent",
+        "flask-a2wsgi",
+        "starlette-uvicorn",
+        "starlette-a2wsgi",
+    }
+    assert {step.sweep.levels for step in steps} == {(100, 1000)}
+    assert plan.estimate_seconds(steps) <= 20 * 60
+
+
+def test_the_replications_run_the_peers_workloads_on_our_versions_of_their_servers(
+    catalogue: scenarios.Catalogue,
+) -> None:
+    steps = _steps(catalogue, "replications")
+    assert {step.scenario.name for step in steps} == {"paterson", "grinberg"}
+    targets = {step.target for step in steps}
+    assert {step.sweep.levels for step in steps} == {(100,)}
+    assert catalogue.scenario("paterson").requests[0].url == "/io/db-row?id=4242&ms=0"
+    assert catalogue.scenario("grinberg").requests[0].url == "/io/db-row?id=4242&ms=20"
+    for replication in catalogue.replications.values():
+        assert replication.scenario in catalogue.profile("replications").scenarios
+        assert replication.users in catalogue.profile("replications").levels
+        stand_ins = [figure.target for figure in replication.figures if figure.target]
+        # Each stand-in is a target the profile runs, of the model the peer's row names.
+        assert set(stand_ins) <= targets
+        models = {target.name: target.model for target in TARGETS}
+        for figure in replication.figures:
+            assert figure.target is None or models[figure.target] == figure.model
+
+
 def test_a_tag_no_target_has_is_named_with_its_entry(catalogue: scenarios.Catalogue) -> None:
     untagged = [replace(t, tags=tuple(g for g in t.tags if g != "quick")) for t in TARGETS]
     with pytest.raises(plan.PlanError) as info:
@@ -172,13 +248,17 @@ def test_a_tag_no_target_has_is_named_with_its_entry(catalogue: scenarios.Catalo
 
 def test_unknown_profile_lists_the_profiles(catalogue: scenarios.Catalogue) -> None:
     with pytest.raises(
-        CatalogueError, match="no profile 'quik'; the profiles: quick, full, http-client, tiny"
+        CatalogueError,
+        match="no profile 'quik'; the profiles: quick, full, http-client, map, replications, tiny",
     ):
         catalogue.profile("quik")
 
 
 DELETE = object()
-_ENDPOINTS = "the endpoints: /io/sleep, /io/upstream, /io/db, /io/fanout, /cpu, /io/blocking"
+_ENDPOINTS = (
+    "the endpoints: /io/sleep, /io/upstream, /io/db, /io/fanout, /cpu, /io/blocking, "
+    "/cpu-then-sleep, /io/db-row"
+)
 # Every rule of the file, each with a change that breaks it: (where in the document, what to put
 # there, how the error begins after "<catalogue>: ").
 BAD_DATA: list[tuple[str, object, str]] = [
@@ -326,7 +406,36 @@ BAD_DATA: list[tuple[str, object, str]] = [
         ["io-sleep", "cpu-bound"],
         "profile 'quick': scenarios[1]: no scenario 'cpu-bound'; the scenarios: io-sleep, ",
     ),
-    ("profiles.quick.scenarios", [], "profile 'quick': scenarios: list should have at least 1"),
+    ("profiles.quick.scenarios", [], "profile 'quick': scenarios: a profile names scenarios, a"),
+    ("profiles.map.map", "decisions", "profile 'map': map: no map 'decisions'; the maps: decision"),
+    ("maps.decision.waits_ms", [0, 20, 5], "map 'decision': waits_ms: values rise, like [0, 5"),
+    ("maps.decision.waits_ms", [-5, 0], "map 'decision': waits_ms[0]: input should be greater"),
+    ("maps.decision.waits_ms", [], "map 'decision': waits_ms: list should have at least 1"),
+    ("maps.decision.cpu_ms", [0.0, 2.0, 0.5], "map 'decision': cpu_ms: values rise"),
+    (
+        "maps.decision.cpu_ms",
+        [0.0, 1000.0],
+        "map 'decision': cpu_ms: 1000 ms is 12500000 units of work; work must be an integer",
+    ),
+    ("maps.decision.ns_per_unit", 0.0, "map 'decision': ns_per_unit: input should be greater"),
+    ("maps.decision.title", DELETE, "map 'decision': title: missing"),
+    (
+        "scenarios.io-sleep.workload",
+        "MapWait0Cpu0",
+        "map 'decision': its cell 'map-0ms-0ms' (MapWait0Cpu0) is a scenario or workload already",
+    ),
+    (
+        "replications.paterson.scenario",
+        "patterson",
+        "replication 'paterson': scenario: no scenario 'patterson'; the scenarios: io-sleep, ",
+    ),
+    ("replications.paterson.url", "calpaterson.com", "replication 'paterson': url: string should"),
+    ("replications.grinberg.figures", [], "replication 'grinberg': figures: list should have at"),
+    (
+        "replications.grinberg.figures[0].model",
+        "coroutines",
+        "replication 'grinberg': figures[0].model: input should be 'processes', 'threads', ",
+    ),
     ("profiles.quick.scenarios", "cpu", "profile 'quick': scenarios: input should be a valid list"),
     ("profiles.quick.targets", "some", "profile 'quick': targets: expected \"all\" or a table"),
     (
@@ -367,14 +476,14 @@ BAD_DATA: list[tuple[str, object, str]] = [
     (
         "default_profile",
         "fast",
-        "default_profile: no profile 'fast'; the profiles: quick, full, http-client, tiny",
+        "default_profile: no profile 'fast'; the profiles: quick, full, http-client, map, ",
     ),
     ("default_profile", " ", "default_profile: string should have at least 1 character"),
     ("default_profile", DELETE, "default_profile: missing"),
     (
         "profile",
         {},
-        "profile: unknown key; the keys: default_profile, scenarios, profiles",
+        "profile: unknown key; the keys: default_profile, scenarios, profiles, maps, ",
     ),
     ("scenarios", [], "scenarios: expected a table, got []"),
 ]
