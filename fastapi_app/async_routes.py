@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from blockbench.apps import contract
-from fastapi_app.params import Calls, Mode, Ms, NonBlocking, Offload, Work, checked
+from fastapi_app.params import Calls, Mode, Ms, NonBlocking, Offload, RowId, Work, checked
 from fastapi_app.responses import result
 
 router = APIRouter()
@@ -69,3 +69,23 @@ async def io_blocking(
     ms: Ms,
 ) -> Response:
     return result(contract.IO_BLOCKING, params, await io.run(contract.IO_BLOCKING, params))
+
+
+@router.api_route(contract.CPU_THEN_SLEEP.path, methods=GET, name=contract.CPU_THEN_SLEEP.name)
+async def cpu_then_sleep(
+    params: Annotated[contract.Params, Depends(checked(contract.CPU_THEN_SLEEP))],
+    io: NonBlocking,
+    work: Work,
+    ms: Ms,
+) -> Response:
+    return result(contract.CPU_THEN_SLEEP, params, await io.run(contract.CPU_THEN_SLEEP, params))
+
+
+@router.api_route(contract.IO_DB_ROW.path, methods=GET, name=contract.IO_DB_ROW.name)
+async def io_db_row(
+    params: Annotated[contract.Params, Depends(checked(contract.IO_DB_ROW))],
+    io: NonBlocking,
+    id: RowId,
+    ms: Ms,
+) -> Response:
+    return result(contract.IO_DB_ROW, params, await io.run(contract.IO_DB_ROW, params))

@@ -26,6 +26,7 @@ def _bounded(param: contract.IntParam) -> object:
 Ms = Annotated[int, _bounded(contract.MS)]
 Calls = Annotated[int, _bounded(contract.CALLS)]
 Work = Annotated[int, _bounded(contract.WORK)]
+RowId = Annotated[int, _bounded(contract.ROW_ID)]
 Mode = Annotated[str, Query(description=contract.MODE.description)]
 Offload = Annotated[str, Query(description=contract.OFFLOAD.description)]
 

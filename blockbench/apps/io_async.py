@@ -16,10 +16,11 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
+from psycopg.rows import dict_row
 
 from blockbench.apps import contract, upstream_clients
 from blockbench.apps.cpu import pool_child_init, spin
-from blockbench.apps.io_blocking import DB_QUERY, DB_SLEEP
+from blockbench.apps.io_blocking import DB_QUERY, DB_ROW, DB_SEED, DB_SLEEP, ROWS_TABLE, SEEDED
 from blockbench.apps.settings import AppSettings
 
 log = logging.getLogger("blockbench.io")
@@ -36,6 +37,7 @@ class AsyncIO:
         )
         self._db: psycopg_pool.AsyncConnectionPool[Any] | None = None
         self._db_lock = asyncio.Lock()
+        self._seeding = asyncio.Lock()
         self._processes: ProcessPoolExecutor | None = None
 
     async def run(self, endpoint: contract.Endpoint, params: contract.Params) -> contract.JSON:
@@ -56,6 +58,13 @@ class AsyncIO:
             return {"calls": len(bodies)}
         if endpoint is contract.CPU:
             return {"checksum": await self.cpu(int(params["work"]), str(params["offload"]))}
+        if endpoint is contract.CPU_THEN_SLEEP:
+            # The work holds the event loop, as a handler's own code does; only the wait yields.
+            checksum = spin(int(params["work"]))
+            await self.sleep(ms)
+            return {"checksum": checksum, "waited_ms": ms}
+        if endpoint is contract.IO_DB_ROW:
+            return {"row": await self.db_row(int(params["id"]), ms)}
         raise LookupError(f"no async work for {endpoint.path}")
 
     async def sleep(self, ms: int) -> None:
@@ -88,6 +97,35 @@ class AsyncIO:
         assert row is not None
         answer: int = row[0]
         return answer
+
+    async def db_row(self, row_id: int, ms: int) -> dict[str, Any]:
+        pool = await self._db_pool()
+        try:
+            async with pool.connection() as conn:
+                await self._seed(conn)
+                if ms > 0:
+                    await conn.execute(DB_SLEEP, (ms / 1000,))
+                cursor = await conn.cursor(row_factory=dict_row).execute(DB_ROW, (row_id,))
+                row = await cursor.fetchone()
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            log.warning("database row lookup failed: %r", exc)
+            raise contract.Unavailable("database") from exc
+        assert row is not None, f"row {row_id} of {ROWS_TABLE} is missing"
+        found: dict[str, Any] = row
+        return found
+
+    async def _seed(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        # Once per process (io_blocking.SEEDED); the lock keeps a burst of first requests from
+        # each taking a connection to wait on the database's lock in turn.
+        url = str(self.settings.database_url)
+        if url in SEEDED:
+            return
+        async with self._seeding:
+            if url not in SEEDED:
+                async with conn.transaction():
+                    for statement in DB_SEED:
+                        await conn.execute(statement)
+                SEEDED.add(url)
 
     async def cpu(self, work: int, offload: str) -> int:
         if offload == "process":

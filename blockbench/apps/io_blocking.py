@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import psycopg
 import psycopg_pool
+from psycopg.rows import dict_row
 
 from blockbench.apps import contract, upstream_clients
 from blockbench.apps.cpu import pool_child_init, spin
@@ -25,6 +26,32 @@ log = logging.getLogger("blockbench.io")
 
 DB_SLEEP = "SELECT pg_sleep(%s)"
 DB_QUERY = "SELECT sum(i)::int FROM generate_series(1, 100) AS i"
+
+# /io/db-row's table, created and filled by the apps themselves on first use, with the same rows
+# every time so that every twin's bodies agree. Seeding is one transaction that first takes an
+# advisory lock: a server's workers and servers sharing one database seed at once on their first
+# requests, and CREATE TABLE IF NOT EXISTS alone can still fail when two sessions race.
+ROWS_TABLE = "blockbench_rows"
+_SEED_LOCK_KEY = 0x626C6B62_726F7773  # "blkbrows": any key no other client of the database uses
+DB_SEED = (
+    f"SELECT pg_advisory_xact_lock({_SEED_LOCK_KEY})",
+    f"CREATE TABLE IF NOT EXISTS {ROWS_TABLE}"
+    " (id integer PRIMARY KEY, name text NOT NULL, value integer NOT NULL)",
+    f"INSERT INTO {ROWS_TABLE} (id, name, value)"
+    " SELECT i, 'row-' || i, (i * 7919) % 100000"
+    f" FROM generate_series(1, {contract.DB_ROWS}) AS i ON CONFLICT (id) DO NOTHING",
+)
+DB_ROW = f"SELECT id, name, value FROM {ROWS_TABLE} WHERE id = %s"
+# The databases this process has seeded (by URL): each of its requests after the first finds
+# the rows there, so only the first one pays for the seeding.
+SEEDED: set[str] = set()
+
+
+def seed_rows(conn: psycopg.Connection[Any]) -> None:
+    """Create and fill /io/db-row's table if it is not already; safe to run at once anywhere."""
+    with conn.transaction():
+        for statement in DB_SEED:
+            conn.execute(statement)
 
 
 class BlockingIO:
@@ -39,6 +66,8 @@ class BlockingIO:
             self.client_kind, settings.upstream_url, settings.upstream_pool_size
         )
         self._lock = threading.Lock()
+        # Apart from _lock: the first db-row requests wait here for the seeding, which is slow.
+        self._seeding = threading.Lock()
         self._db: psycopg_pool.ConnectionPool[Any] | None = None
         self._processes: ProcessPoolExecutor | None = None
         self._fanout: FanoutPool | None = None
@@ -57,6 +86,12 @@ class BlockingIO:
             return {"calls": len(self.fanout(int(params["n"]), ms, str(params["mode"])))}
         if endpoint is contract.CPU:
             return {"checksum": self.cpu(int(params["work"]), str(params["offload"]))}
+        if endpoint is contract.CPU_THEN_SLEEP:
+            checksum = spin(int(params["work"]))
+            self.sleep(ms)
+            return {"checksum": checksum, "waited_ms": ms}
+        if endpoint is contract.IO_DB_ROW:
+            return {"row": self.db_row(int(params["id"]), ms)}
         raise LookupError(f"no blocking work for {endpoint.path}")
 
     def sleep(self, ms: int) -> None:
@@ -83,6 +118,30 @@ class BlockingIO:
         assert row is not None
         answer: int = row[0]
         return answer
+
+    def db_row(self, row_id: int, ms: int) -> dict[str, Any]:
+        pool = self._db_pool()
+        try:
+            with pool.connection() as conn:
+                self._seed(conn)
+                if ms > 0:
+                    conn.execute(DB_SLEEP, (ms / 1000,))
+                row = conn.cursor(row_factory=dict_row).execute(DB_ROW, (row_id,)).fetchone()
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            log.warning("database row lookup failed: %r", exc)
+            raise contract.Unavailable("database") from exc
+        assert row is not None, f"row {row_id} of {ROWS_TABLE} is missing"
+        found: dict[str, Any] = row
+        return found
+
+    def _seed(self, conn: psycopg.Connection[Any]) -> None:
+        url = str(self.settings.database_url)
+        if url in SEEDED:
+            return
+        with self._seeding:
+            if url not in SEEDED:
+                seed_rows(conn)
+                SEEDED.add(url)
 
     def cpu(self, work: int, offload: str) -> int:
         if offload == "process":

@@ -69,7 +69,8 @@ class RequestPath:
             params = request.params
             ms = int(params.get("ms", 0)) / 1000
             endpoint = request.endpoint
-            if endpoint in (contract.IO_SLEEP, contract.IO_BLOCKING):
+            # /cpu-then-sleep's CPU is not a wait: the target's measured CPU demand counts it.
+            if endpoint in (contract.IO_SLEEP, contract.IO_BLOCKING, contract.CPU_THEN_SLEEP):
                 wait += share * ms
             if endpoint is contract.IO_BLOCKING:
                 blocking += share
@@ -78,7 +79,7 @@ class RequestPath:
                 wait += share * ms
                 calls += share
                 call_s = ms
-            elif endpoint is contract.IO_DB:
+            elif endpoint in (contract.IO_DB, contract.IO_DB_ROW):
                 wait += share * ms
                 db += share * ms
             elif endpoint is contract.IO_FANOUT:

@@ -1,5 +1,6 @@
 """Concurrency behaviour, not speed: /io/blocking stalls an event loop (Starlette's, FastAPI's
 async def routes', Quart's), /io/sleep not; on threads (Flask, FastAPI's def routes) neither.
+/cpu-then-sleep stalls an event loop for its CPU work, not for its wait.
 
 Four requests at once to one server process. A server that takes them one at a time cannot
 answer the last before four waits, however fast the machine: that is the lower bound where the
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from blockbench.apps.cpu import spin
 from tests.apps.twins import LiveClient
 
 pytestmark = pytest.mark.integration
@@ -58,3 +60,59 @@ def test_blocking_is_harmless_on_threads(live_twin: LiveClient) -> None:
     # Each request has a thread of its own: gunicorn's, or one of anyio's tokens.
     elapsed = _all_at_once(live_twin, f"/io/blocking?ms={WAIT_MS}")
     assert elapsed < (AT_ONCE - 1) * WAIT
+
+
+# /cpu-then-sleep, one request with a head start, then a /healthz: on an event loop the second
+# waits for the first's CPU work (CPU_S) but not for its wait (WAIT); on threads for neither.
+CPU_S = 0.6
+HEAD_START = 0.15
+# Room for a busy machine's scheduling, well under what either rule is measured against.
+SLACK = 0.2
+
+
+def _units_for(seconds: float) -> int:
+    """Work units that take about ``seconds`` of this machine's CPU: the same spin, timed here,
+    the best of three so that a moment of load does not inflate it."""
+    units = 200_000
+    best = min(_timed(units) for _ in range(3))
+    return int(units * seconds / best)
+
+
+def _timed(units: int) -> float:
+    started = time.perf_counter()
+    spin(units)
+    return time.perf_counter() - started
+
+
+def _behind_cpu_then_sleep(client: LiveClient) -> tuple[float, float]:
+    """When the /healthz and the /cpu-then-sleep before it were answered, from the latter's send."""
+    url = f"/cpu-then-sleep?work={_units_for(CPU_S)}&ms={WAIT_MS}"
+    started = time.perf_counter()
+
+    def slow() -> float:
+        assert client.request("GET", url).status == 200
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        slow_done = pool.submit(slow)
+        time.sleep(HEAD_START)
+        assert client.request("GET", "/healthz").status == 200
+        quick_done = time.perf_counter() - started
+        return quick_done, slow_done.result()
+
+
+@pytest.mark.parametrize("live_twin", ON_THE_LOOP, indirect=True)
+def test_cpu_then_sleep_holds_the_loop_for_its_cpu_not_its_wait(live_twin: LiveClient) -> None:
+    quick, slow = _behind_cpu_then_sleep(live_twin)
+    # The CPU work ended when the wait began, one WAIT before the slow answer: not sooner.
+    assert quick >= slow - WAIT - SLACK, (quick, slow)
+    # And the wait let it through: it did not wait for the end of the slow request.
+    assert quick < slow - WAIT / 2, (quick, slow)
+
+
+@pytest.mark.parametrize("live_twin", ON_THREADS, indirect=True)
+def test_cpu_then_sleep_holds_neither_on_threads(live_twin: LiveClient) -> None:
+    # The control: the same measurement tells a thread from a loop (the GIL is handed over
+    # every few milliseconds, far less than CPU_S).
+    quick, slow = _behind_cpu_then_sleep(live_twin)
+    assert quick < slow - WAIT - SLACK, (quick, slow)

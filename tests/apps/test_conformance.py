@@ -8,6 +8,7 @@ routes) and Quart.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -47,8 +48,12 @@ GOOD = [
     Case("/cpu?work=1000&offload=none", 200),
     Case("/cpu?work=1000&offload=process", 200),
     Case("/io/blocking?ms=1", 200),
+    Case("/cpu-then-sleep?work=0&ms=0", 200),
+    Case("/cpu-then-sleep?work=1000&ms=5", 200),
+    Case("/cpu-then-sleep?ms=1&work=2000", 200),
     Case("/healthz", 200, method="HEAD"),
     Case("/io/sleep?ms=1", 200, method="HEAD"),
+    Case("/cpu-then-sleep?work=10&ms=1", 200, method="HEAD"),
 ]
 
 INVALID = "invalid_parameter"
@@ -91,6 +96,24 @@ BAD = [
     Case("/cpu?work=10&offload=thread", 400, INVALID),
     Case("/cpu?work=10&offload=", 400, INVALID),
     Case("/io/blocking?ms=60001", 400, INVALID),
+    Case("/cpu-then-sleep", 400, INVALID),
+    Case("/cpu-then-sleep?work=1000", 400, INVALID),
+    Case("/cpu-then-sleep?ms=5", 400, INVALID),
+    Case("/cpu-then-sleep?work=10000001&ms=0", 400, INVALID),
+    Case("/cpu-then-sleep?work=-1&ms=0", 400, INVALID),
+    Case("/cpu-then-sleep?work=1&ms=60001", 400, INVALID),
+    Case("/cpu-then-sleep?work=1&ms=1&ms=1", 400, INVALID),
+    Case("/cpu-then-sleep?work=1&ms=1&offload=none", 400, UNKNOWN),
+    Case("/io/db-row", 400, INVALID),
+    Case("/io/db-row?ms=0", 400, INVALID),
+    Case("/io/db-row?id=1", 400, INVALID),
+    Case("/io/db-row?id=0&ms=0", 400, INVALID),
+    Case("/io/db-row?id=10001&ms=0", 400, INVALID),
+    Case("/io/db-row?id=-1&ms=0", 400, INVALID),
+    Case("/io/db-row?id=abc&ms=0", 400, INVALID),
+    Case("/io/db-row?id=1&ms=60001", 400, INVALID),
+    Case("/io/db-row?id=1&ms=0&table=x", 400, UNKNOWN),
+    Case("/io/db-row?ID=1&ms=0", 400, UNKNOWN),
     Case("/nope", 404, "not_found"),
     Case("/", 404, "not_found"),
     Case("/io", 404, "not_found"),
@@ -104,6 +127,9 @@ BAD = [
     Case("/healthz", 405, "method_not_allowed", method="PATCH"),
     Case("/healthz", 405, "method_not_allowed", method="OPTIONS"),
     Case("/cpu?work=1", 405, "method_not_allowed", method="POST"),
+    Case("/cpu-then-sleep?work=1&ms=1", 405, "method_not_allowed", method="POST"),
+    Case("/io/db-row?id=1&ms=0", 405, "method_not_allowed", method="DELETE"),
+    Case("/cpu-then-sleep/?work=1&ms=1", 404, "not_found"),
 ]
 
 
@@ -146,6 +172,10 @@ def test_results_are_what_the_contract_says(case: Case, both: tuple[Client, Clie
         "io_upstream": {"upstream": {"ms": params.get("ms")}},
         "io_fanout": {"calls": params.get("n")},
         "cpu": {"checksum": spin(int(params.get("work", 0)))},
+        "cpu_then_sleep": {
+            "checksum": spin(int(params.get("work", 0))),
+            "waited_ms": params.get("ms"),
+        },
     }
     assert body["result"] == expected[endpoint.name]
 
@@ -154,12 +184,29 @@ def test_results_are_what_the_contract_says(case: Case, both: tuple[Client, Clie
 CPU_CHECKSUM_1000 = 1219259225
 
 
-@pytest.mark.parametrize("offload", ["none", "process"])
-def test_both_do_the_known_cpu_work(both: tuple[Client, Client], offload: str) -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/cpu?work=1000&offload=none",
+        "/cpu?work=1000&offload=process",
+        "/cpu-then-sleep?work=1000&ms=0",
+    ],
+)
+def test_both_do_the_known_cpu_work(both: tuple[Client, Client], url: str) -> None:
     for client in both:
-        reply = client.request("GET", f"/cpu?work=1000&offload={offload}")
+        reply = client.request("GET", url)
         assert reply.status == 200, reply.body
-        assert reply.json()["result"] == {"checksum": CPU_CHECKSUM_1000}, client.name
+        assert reply.json()["result"]["checksum"] == CPU_CHECKSUM_1000, client.name
+
+
+def test_cpu_then_sleep_waits_its_ms(both: tuple[Client, Client]) -> None:
+    for client in both:
+        started = time.perf_counter()
+        reply = client.request("GET", "/cpu-then-sleep?work=0&ms=50")
+        elapsed = time.perf_counter() - started
+        assert reply.json()["result"] == {"checksum": 1, "waited_ms": 50}, client.name
+        # The body alone cannot tell a wait from none: the reply cannot come before it.
+        assert elapsed >= 0.05, client.name
 
 
 def test_errors_name_the_parameter_and_its_range(both: tuple[Client, Client]) -> None:

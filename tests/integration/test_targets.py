@@ -101,6 +101,7 @@ def _expected(url: str) -> bytes:
         "io_upstream": {"upstream": {"ms": ms}},
         "io_fanout": {"calls": params.get("n")},
         "cpu": {"checksum": spin(int(params.get("work", 0)))},
+        "cpu_then_sleep": {"checksum": spin(int(params.get("work", 0))), "waited_ms": ms},
     }
     return contract.render(contract.result_body(endpoint, params, results[endpoint.name]))
 
@@ -113,6 +114,7 @@ SMOKE_GOOD = [
     "/io/fanout?n=2&ms=5&mode=seq",
     "/cpu?work=1000",
     "/cpu?work=1000&offload=process",
+    "/cpu-then-sleep?work=1000&ms=5",
 ]
 SMOKE_ERRORS = [
     ("GET", "/io/sleep", contract.InvalidParameter(contract.MS, "missing")),
@@ -182,6 +184,21 @@ def test_database_calls_overlap(running: Running, database_url: str) -> None:
     # milliseconds: a first burst as long as the measured one lets the pool grow to it.
     send_burst(url, count)
     _assert_one_wave(url, count)
+
+
+@pytest.mark.db
+def test_row_lookups_overlap(running: Running) -> None:
+    # After test_database_calls_overlap, on the pools it grew. Each worker's first lookup seeds
+    # the table (under gevent, behind a patched lock), the workers in turn: a first burst
+    # without a wait reaches them all, so that the measured one overlaps like /io/db.
+    with httpx.Client(timeout=30) as client:
+        reply = client.get(running.url("/io/db-row?id=4242&ms=0"))
+    row = {"id": 4242, "name": "row-4242", "value": 4242 * 7919 % 100_000}
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["result"] == {"row": row}
+    count = min(running.target.capacity or OVERLAP_SAMPLE, OVERLAP_SAMPLE)
+    send_burst(running.url("/io/db-row?id=17&ms=0"), count)
+    _assert_one_wave(running.url(f"/io/db-row?id=17&ms={WAIT_MS}"), count)
 
 
 def test_request_size_limits_are_its_servers_row(running: Running) -> None:

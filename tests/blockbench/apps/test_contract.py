@@ -20,6 +20,35 @@ def test_parses_valid_parameters_and_applies_defaults() -> None:
     assert contract.parse_query(contract.CPU, "work=10") == {"work": 10, "offload": "none"}
 
 
+def test_cpu_then_sleep_takes_work_and_ms_both_required() -> None:
+    assert contract.parse_query(contract.CPU_THEN_SLEEP, "ms=20&work=25000") == {
+        "work": 25000,
+        "ms": 20,
+    }
+    # Unlike /cpu, no offload: the work is always the handler's own.
+    for query, missing in (("work=1", "ms"), ("ms=1", "work")):
+        with pytest.raises(contract.InvalidParameter) as caught:
+            contract.parse_query(contract.CPU_THEN_SLEEP, query)
+        assert (caught.value.param.name, caught.value.problem) == (missing, "missing")
+    with pytest.raises(contract.UnknownParameter):
+        contract.parse_query(contract.CPU_THEN_SLEEP, "work=1&ms=1&offload=none")
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [("id=0&ms=0", "out_of_range"), ("id=10001&ms=0", "out_of_range"), ("ms=0", "missing")],
+)
+def test_a_row_id_is_one_of_the_seeded_rows(query: str, problem: str) -> None:
+    assert contract.DB_ROWS == 10_000
+    assert contract.parse_query(contract.IO_DB_ROW, "id=1&ms=0") == {"id": 1, "ms": 0}
+    assert contract.parse_query(contract.IO_DB_ROW, "ms=5&id=10000") == {"id": 10000, "ms": 5}
+    with pytest.raises(contract.InvalidParameter) as caught:
+        contract.parse_query(contract.IO_DB_ROW, query)
+    body = caught.value.body()
+    assert (body["parameter"], body["problem"]) == ("id", problem)
+    assert body["allowed"] == {"type": "integer", "minimum": 1, "maximum": 10000}
+
+
 @pytest.mark.parametrize("raw", ["0", "60000", "00042"])
 def test_accepts_the_whole_range(raw: str) -> None:
     assert contract.parse_query(contract.IO_SLEEP, f"ms={raw}") == {"ms": int(raw)}
@@ -83,6 +112,7 @@ def test_every_path_is_unique_and_findable() -> None:
 
 
 def test_dependent_endpoints_document_their_503() -> None:
-    assert contract.IO_DB.dependency == "database"
+    assert contract.IO_DB.dependency == contract.IO_DB_ROW.dependency == "database"
+    assert contract.CPU_THEN_SLEEP.dependency is None
     assert contract.IO_UPSTREAM.dependency == contract.IO_FANOUT.dependency == "upstream"
     assert contract.Unavailable("database").body()["error"] == "database_unavailable"

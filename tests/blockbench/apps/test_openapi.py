@@ -32,6 +32,14 @@ QUERY: dict[str, dict[str, tuple[bool, dict[str, Any]]]] = {
         "offload": (False, {"type": "string", "enum": ["none", "process"], "default": "none"}),
     },
     "/io/blocking": {"ms": (True, MS)},
+    "/cpu-then-sleep": {
+        "work": (True, {"type": "integer", "minimum": 0, "maximum": 10_000_000}),
+        "ms": (True, MS),
+    },
+    "/io/db-row": {
+        "id": (True, {"type": "integer", "minimum": 1, "maximum": 10_000}),
+        "ms": (True, MS),
+    },
 }
 
 
@@ -86,7 +94,7 @@ def test_400_is_documented_where_there_are_parameters_and_503_where_a_dependency
     for path, operation in _operations():
         responses = set(operation["responses"])
         has_params = bool(QUERY[path])
-        can_fail = path in {"/io/upstream", "/io/db", "/io/fanout"}
+        can_fail = path in {"/io/upstream", "/io/db", "/io/fanout", "/io/db-row"}
         assert responses == {"200"} | ({"400"} if has_params else set()) | (
             {"503"} if can_fail else set()
         ), path

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blockbench import results
+from blockbench.apps import contract
 from blockbench.load import scenarios
+from blockbench.load.scenarios import Request, Scenario
 from blockbench.results import bounds, judging
 from blockbench.results.bounds import Measured, RequestPath, Setting
 from tests import recorded
@@ -213,6 +215,30 @@ def test_request_paths_of_the_catalogue(scenario_catalogue: scenarios.Catalogue)
     # The mix actually sent: 80 waits and 20 CPU requests wait 80 ms on average.
     sent = RequestPath.of(mixed, {"/io/sleep": 80, "/cpu": 20})
     assert sent.wait_s == pytest.approx(0.08)
+
+
+def _one(endpoint: contract.Endpoint, **params: int) -> RequestPath:
+    return RequestPath.of(Scenario("one", "Workload", "", (Request(endpoint, params),)))
+
+
+def test_cpu_then_sleep_waits_its_ms_and_its_cpu_is_the_measured_demand() -> None:
+    path = _one(contract.CPU_THEN_SLEEP, work=25_000, ms=20)
+    # Its CPU is in the target's measured demand, not a wait; nor does it hold a pool.
+    assert path == RequestPath(wait_s=0.02)
+    # So the users' bound is users over the wait plus the measured CPU: 100 / 22 ms.
+    found = bounds.level_bounds(path, Measured(100, 0.002), _setting(_caps(per_worker=None)))
+    assert {b.name: b.rps for b in found}["users"] == pytest.approx(100 / 0.022, abs=0.01)
+
+
+def test_a_row_lookup_holds_a_database_connection_for_its_sleep() -> None:
+    path = _one(contract.IO_DB_ROW, id=7, ms=10)
+    assert path == RequestPath(wait_s=0.01, db_hold_s=0.01)
+    # 2 processes x 5 connections, each request holding one 10 ms.
+    caps = _caps(workers=2, per_worker=1000, db_pool=5)
+    found = {b.name: b.rps for b in bounds.level_bounds(path, Measured(1000, None), _setting(caps))}
+    assert found["database pool"] == pytest.approx(10 / 0.01)
+    # Without the sleep it is a lookup alone: no wait the bounds can count, no pool term.
+    assert _one(contract.IO_DB_ROW, id=7, ms=0) == RequestPath()
 
 
 def test_demand_is_cpu_seconds_per_completed_request() -> None:
