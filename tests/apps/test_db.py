@@ -76,8 +76,8 @@ def test_seeding_takes_turns_and_is_idempotent(
             started = [pool.submit(_seed, conninfo) for _ in range(seeders)]
             done, _ = wait(started, timeout=0.5)
             assert not done, "a seeder went ahead without the lock"
-            table = holder.execute("SELECT to_regclass(%s)", (f"{schema}.blockbench_rows",))
-            assert table.fetchone() == (None,)
+            name = f"{schema}.{io_blocking.ROWS_TABLE}"
+            assert holder.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,)
         # Released: they seed in turn, and none fails for another having created the table.
         for seeder in started:
             seeder.result(timeout=30)
