@@ -38,6 +38,11 @@ REPO = loadgen.REPO
 GENERATOR_CEILING_SWEEP = scenarios.Sweep(levels=(64,), warmup=1.0, hold=3.0)
 UPSTREAM, DATABASE = "upstream", "database"
 _POLL_S = 0.25
+# How long a measured target may take to stop before it is killed. Asked to stop, servers drain
+# what they hold: uvicorn and gunicorn finish every request in flight, and a2wsgi's queue at
+# 1,000 users of 500 ms requests is 50 s of work. Its clients are gone by then and nothing of it
+# is measured, so the drain only delayed the next cell (20 s each, a third of the map profile).
+TARGET_STOP_S = 2.0
 
 
 class EngineError(BlockbenchError):
@@ -429,7 +434,7 @@ class Engine:
                 except supervisor.StartupError as exc:
                     self.progress.warn(str(exc))
                     return cell.model_copy(update={"error": str(exc)})
-                stack.callback(server.stop)
+                stack.callback(server.stop, TARGET_STOP_S)
                 url = server.url
                 sampler.watch(key, server.pid)
                 stack.callback(sampler.forget, key)

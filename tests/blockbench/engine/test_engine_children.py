@@ -10,6 +10,7 @@ from typing import cast
 
 import pytest
 
+from blockbench.engine import engine as engine_module
 from blockbench.engine.engine import Engine, RunOptions, _Deployment
 from blockbench.engine.sampler import TreeSampler
 from blockbench.load import loadgen
@@ -118,13 +119,15 @@ class FakeServer:
     def __init__(self, *, dies: bool) -> None:
         self.url, self.pid = "http://127.0.0.1:1", 201
         self.stopped = False
+        self.stop_timeout: float | None = None
         self._dies = dies
 
     def running(self) -> bool:
         return not self.stopped and not self._dies
 
-    def stop(self) -> None:
+    def stop(self, timeout: float) -> None:
         self.stopped = True
+        self.stop_timeout = timeout
 
 
 @pytest.mark.parametrize(
@@ -153,4 +156,6 @@ def test_a_cell_stops_its_target_and_says_why_levels_are_missing(
     cell = engine._run_cell(run, tmp_path, 0, cast(TreeSampler, sampler), deployment)
     assert cell.error == f"levels [1] missing: {why}"
     assert server.stopped and locusts[0].stopped == [101, 102]
+    # Killed after a short grace: what it still drains is not measured.
+    assert server.stop_timeout == engine_module.TARGET_STOP_S <= 2
     assert sampler.watched == {}
