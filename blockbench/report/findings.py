@@ -103,16 +103,21 @@ def waiting(found: Evidence) -> Finding | None:
         )
     rival = picks[closest][1]
     assert rival
-    return Finding(
-        figure,
-        "holds only when",
-        f"more requests wait at once than the blocking targets have threads: at "
-        f"{formats.users(closest)}, {rival[0].target}, which holds "
+    kept_up = (
+        f"at {formats.users(closest)}, {rival[0].target}, which holds "
         f"{formats.count(rival[0].capacity)} requests in flight, kept within "
-        f"{formats.percent(TIE)} of the best non-blocking target or ahead of it; blocking costs "
-        "only when the waits outnumber the threads.",
-        links,
+        f"{formats.percent(TIE)} of the best non-blocking target or ahead of it"
     )
+    # The condition in words only where the numbers show it: the blocking target that kept up
+    # had a thread (or worker) for every request waiting there.
+    if rival[0].capacity is not None and rival[0].capacity >= closest:
+        condition = (
+            f"more requests wait at once than the blocking targets have threads: {kept_up}; "
+            "blocking costs only when the waits outnumber the threads."
+        )
+    else:
+        condition = f"more than {formats.users(closest)} wait at once: {kept_up}."
+    return Finding(figure, "holds only when", condition, links)
 
 
 def threads_processes(found: Evidence) -> Finding | None:
@@ -140,7 +145,7 @@ def threads_processes(found: Evidence) -> Finding | None:
     )
     links = found.chart(WAITING) + found.chart(CPU)
     io_holds, cpu_holds = io_ratio > 1 + TIE, cpu_ratio > 1 + TIE
-    one_core = (
+    cpu_words = (
         f"the targets ran on {formats.count(found.cores)} core, where processes cannot run "
         "CPU work in parallel: this machine cannot show their advantage"
         if found.cores == 1
@@ -159,7 +164,7 @@ def threads_processes(found: Evidence) -> Finding | None:
             figure,
             "holds only when",
             f"the work waits: threads led on waiting by more than {formats.percent(TIE)}; on "
-            f"CPU work {one_core}.",
+            f"CPU work {cpu_words}.",
             links,
         )
     if cpu_holds:
@@ -174,7 +179,7 @@ def threads_processes(found: Evidence) -> Finding | None:
         figure,
         "does not hold here",
         f"neither threads on waiting nor processes on CPU work led by more than "
-        f"{formats.percent(TIE)}{'; ' + one_core if found.cores == 1 else ''}.",
+        f"{formats.percent(TIE)}{'; ' + cpu_words if found.cores == 1 else ''}.",
         links,
     )
 
