@@ -19,7 +19,10 @@ from blockbench.results.aggregates import aggregate
 from tests.blockbench.report import pages
 from tests.blockbench.synthetic import make_run
 
-PUBLISHED = Path(__file__).parents[3] / "reports" / "runs" / "20261128-full-servers-2core"
+# Every run published in the committed site: the real data the page is for.
+PUBLISHED = sorted(
+    path.parent for path in Path(__file__).parents[3].glob("reports/runs/*/run.json")
+)
 LEVELS = (1, 100, 1000)
 WAIT = {"io-sleep": 0.0}
 BOTH = {"io-sleep": 0.0, "cpu": 13.0}
@@ -432,13 +435,20 @@ def test_the_site_builds_the_page_and_each_unmeasured_claim_names_its_scenario(
     assert not (overview.parent / claims.PAGE).exists()
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Path]:
-    """The published run's pages, built again from its run.json."""
+def test_there_is_a_published_run() -> None:
+    assert PUBLISHED
+
+
+@pytest.fixture(scope="module", params=PUBLISHED, ids=[path.name for path in PUBLISHED])
+def published(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Run, Path]:
+    """A published run's pages, built again from its run.json."""
+    folder: Path = request.param
     out = tmp_path_factory.mktemp("published")
-    site.build_run_page(PUBLISHED, out)
+    site.build_run_page(folder, out)
     site.build_index(out)
-    return load_run(PUBLISHED), out / "runs" / PUBLISHED.name
+    return load_run(folder), out / "runs" / folder.name
 
 
 def test_every_claim_the_published_run_has_data_for_has_a_number(
