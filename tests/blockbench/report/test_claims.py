@@ -435,6 +435,35 @@ def test_the_site_builds_the_page_and_each_unmeasured_claim_names_its_scenario(
     assert not (overview.parent / claims.PAGE).exists()
 
 
+@pytest.mark.parametrize("beside", [(), ("map.html", "replications.html")])
+def test_the_map_and_replications_are_linked_when_built_beside(
+    tmp_path: Path, beside: tuple[str, ...]
+) -> None:
+    served = {
+        ("io-sleep", "flask-gthread", 100): 300.0,
+        ("io-sleep", "starlette-uvicorn", 100): 900.0,
+    }
+    run = run_of(["flask-gthread", "starlette-uvicorn"], WAIT, served)
+    grinberg = renamed(
+        run_of(["flask-gthread", "starlette-uvicorn"], WAIT, served), "io-sleep", "grinberg"
+    )
+    both = run.model_copy(
+        update={
+            "scenarios": ["io-sleep", "grinberg"],
+            "cells": run.cells + grinberg.cells,
+            "aggregates": aggregate(run.cells + grinberg.cells),
+        }
+    )
+    for name in beside:
+        (tmp_path / name).write_text("built by another module")
+    path = claims.build(both, tmp_path, site.render, {"io-sleep": "scenario-1.html"})
+    assert path is not None
+    links = {value for tag, _, value in pages.parse(path).links if tag == "a"}
+    assert "scenario-1.html#scenario-1-throughput-figure" in links
+    assert ("map.html" in links) == ("map.html" in beside)
+    assert ("replications.html" in links) == ("replications.html" in beside)
+
+
 def test_there_is_a_published_run() -> None:
     assert PUBLISHED
 
