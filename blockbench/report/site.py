@@ -7,6 +7,7 @@ copies chosen runs into the published one, ``reports/``, which is committed:
     index.html                 every run with a page here, newest first
     runs/<run>/index.html      one run: verdict, HTTP clients, method, environment
     runs/<run>/scenario-<n>.html  one scenario of it: charts, caps, memory, every level
+    runs/<run>/claims.html     the essay's claims, each with the figure that tests it
     runs/<run>/run.json        its results, so anyone can check a number
     compare/<a>--vs--<b>/      two runs side by side (blockbench compare)
     assets/                    plotly.min.js (and its licence), the stylesheet, the script
@@ -30,7 +31,7 @@ import jinja2
 
 from blockbench import formats
 from blockbench.errors import BlockbenchError
-from blockbench.report import run_page, verdict
+from blockbench.report import claims, run_page, verdict
 from blockbench.results import RUN_FILE, ResultsError, Run, load_run
 
 RESULTS_DIR = Path("results")
@@ -122,6 +123,9 @@ def build_run_page(folder: Path, out_dir: Path) -> Path:
             stale.unlink()
     for name, section in pages.items():
         render("scenario.html", page_dir / name, base="../../", section=section, **shown)
+    # After the other pages beside it, which it links when they are there; gone when the run
+    # holds a figure for no claim.
+    claims.build(run, page_dir, render, {s.results.name: s.page for s in shown["sections"]})
     return render("run.html", page_dir / PAGE, base="../../", **shown)
 
 

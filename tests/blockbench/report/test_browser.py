@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from blockbench.report import claims
 from blockbench.report import site as report
 from blockbench.results import Run, save_run
 from tests.blockbench.report.browser import Browser, Page
@@ -199,3 +200,16 @@ def test_an_old_link_to_a_chart_goes_on_to_its_scenario_page(
     kept = browser.open(overview.evaluate("location.href") + "#scenario-2")
     kept.wait_until(CHARTS_DRAWN)
     assert kept.evaluate("location.pathname").endswith("/index.html")
+
+
+def test_the_claims_page_opens_without_errors(browser: Browser, tmp_path: Path) -> None:
+    run = make_run()
+    save_run(tmp_path / "results" / run.run_id, run)
+    overview = report.build_site(tmp_path / "results", tmp_path / "reports")
+    page = browser.open((overview.parent / "claims.html").as_uri())
+    # One block per claim, each with a verdict or what would measure it.
+    shown = page.evaluate("document.querySelectorAll('article.claim').length")
+    assert shown == len(claims.CLAIMS)
+    assert page.evaluate("document.querySelectorAll('article.claim .verdict').length") > 0
+    assert_clean(page, tmp_path / "reports")
+    page.screenshot(ARTIFACTS / "claims.png", full_page=True)
