@@ -99,7 +99,7 @@ class Comparison:
 
     @property
     def text(self) -> str:
-        """The winner and its margin, as the cell says it: "starlette-uvicorn 9.6×"."""
+        """The winner and its margin, as the cell says it: the target's name, then "9.6×"."""
         winner = self.winner
         if winner is None:
             return f"even ({formats.ratio(self.ratio)})"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from blockbench.report import decision_map
+from blockbench.report import catalogued, decision_map
 from blockbench.report import site as report
 from blockbench.report.decision_map import Level, MapView, Square
 from blockbench.results import Run, save_run
@@ -265,7 +265,7 @@ def test_without_maps_in_the_catalogue_nothing_is_a_map_cell(
     run = make_map_run(item, known)
     install(monkeypatch, item)
     assert decision_map.present(run)
-    monkeypatch.setattr(decision_map.catalogued, "maps", dict)
+    monkeypatch.setattr(catalogued, "maps", dict)
     assert not decision_map.present(run) and decision_map.views(run) == ()
 
 
