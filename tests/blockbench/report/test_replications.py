@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
-from blockbench.report import replications
+from blockbench.report import catalogued, replications
 from blockbench.report import site as report
 from blockbench.report.replications import ReplicationView
 from blockbench.results import Run, save_run
-from tests.blockbench.report.map_runs import DecisionMap, MapCell, make_map_run
+from tests.blockbench.report.map_runs import GRINBERG, DecisionMap, MapCell, make_map_run
 from tests.blockbench.report.pages import broken_links, parse
 from tests.blockbench.report.test_decision_map import known
 
@@ -129,3 +130,24 @@ def test_the_page_is_built_and_linked_only_with_replications(
     assert not page.exists()
     assert "replications.html" not in {v for _, _, v in parse(overview).links}
     assert broken_links(tmp_path / "reports") == []
+
+
+def test_a_wait_the_run_does_not_record_is_read_from_the_catalogue(
+    map_catalogue: DecisionMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A replication of io-sleep (100 ms asked for) whose cells record no wait: the bounds of
+    # a run may not model every wait (a database's sleep), the catalogue's parameter says it.
+    sleepy = dataclasses.replace(GRINBERG, name="sleepy", scenario="io-sleep")
+    monkeypatch.setattr(catalogued, "replications", lambda: {sleepy.name: sleepy})
+    run = make_map_run(map_catalogue, known)
+    run = run.model_copy(
+        update={
+            "cells": [
+                c.model_copy(update={"service_time_ms": 0.0}) if c.scenario == "io-sleep" else c
+                for c in run.cells
+            ]
+        }
+    )
+    (found,) = replications.views(run)
+    assert found.wait_ms == 100.0
+    assert found.placement is not None and found.placement.square.cell.wait_ms == 100
