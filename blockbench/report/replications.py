@@ -84,6 +84,11 @@ class ReplicationView:
         )
         return f"{where} ({self.replication.name}), {split_words(self.our_split)} here."
 
+    @property
+    def theirs(self) -> str:
+        """Their figures' reading, in the same words as ours."""
+        return f"In their figures, {split_words(self.their_split)}."
+
 
 def present(run: Run) -> bool:
     names = {item.scenario for item in catalogued.replications().values()}

@@ -16,9 +16,7 @@ import pytest
 from blockbench.report import site as report
 from blockbench.results import Run, save_run
 from tests.blockbench.report.browser import Browser, Page
-from tests.blockbench.report.map_runs import DecisionMap, make_map_run
-from tests.blockbench.report.test_decision_map import known
-from tests.blockbench.report.test_replications import OURS
+from tests.blockbench.report.map_runs import OURS, DecisionMap, known, make_map_run
 from tests.blockbench.synthetic import make_client_run, make_run
 
 ARTIFACTS = Path(__file__).parents[3] / "test-artifacts" / "report"

@@ -13,35 +13,22 @@ from blockbench.report import site as report
 from blockbench.report.decision_map import Level, MapView, Square
 from blockbench.results import Run, save_run
 from tests.blockbench.report.map_runs import (
+    BLOCKING,
     CPUS,
+    OURS,
     WAITS,
     DecisionMap,
     MapCell,
     install,
+    known,
     make_map_run,
 )
 from tests.blockbench.report.map_runs import (
     decision_map as fake_map,
 )
 from tests.blockbench.report.pages import broken_links, parse
-from tests.blockbench.report.test_site import PAGE_WEIGHT, loaded
-
-# At 100 users the event loop wins from this wait (ms) on each CPU row; never on the last.
-FROM_WAIT = {0.0: 5, 0.5: 20, 2.0: 100, 10.0: math.inf}
-BLOCKING = {"flask-sync": 100.0, "flask-gthread": 120.0, "flask-a2wsgi": 80.0}
-
-
-def known(cell: MapCell, target: str, users: int) -> float | None:
-    """Blocking targets flat; flask-gevent just under the best of them; the event loop 3x the
-    best blocking target from FROM_WAIT on (everywhere at 1,000 users), half of it below."""
-    if target in BLOCKING:
-        return BLOCKING[target]
-    if target == "starlette-a2wsgi":
-        return 90.0
-    if target == "flask-gevent":
-        return 110.0
-    wins = users == 1000 or cell.wait_ms >= FROM_WAIT[cell.cpu_ms]
-    return 360.0 if wins else 60.0
+from tests.blockbench.report.test_site import PAGE_WEIGHT, assert_light, loaded
+from tests.blockbench.synthetic import make_large_run
 
 
 def view(run: Run, item: DecisionMap) -> MapView:
@@ -287,3 +274,32 @@ def test_every_cell_of_the_map_is_a_row_in_the_table(
     # The measured CPU per request beside the nominal one (synthetic: nominal + 0.4 ms).
     row = next(row for _, row in rows[0] if '<td class="num">2.0 ms</td>' in row)
     assert "2.4 ms" in row
+
+
+def test_a_merged_run_as_large_as_the_published_one_keeps_every_page_light(
+    tmp_path: Path, map_catalogue: DecisionMap
+) -> None:
+    # The full profile on 20 targets, the map's 20 cells at two levels and both replications:
+    # the map cells are no scenario pages, and every page with what it loads stays light.
+    large = make_large_run(targets=20)
+    mapped = make_map_run(
+        map_catalogue,
+        known,
+        replications=OURS,
+        ordinary=False,
+        invalid={("map-0ms-0ms", "starlette-uvicorn", 1000)},
+    )
+    run = large.model_copy(
+        update={
+            "scenarios": large.scenarios + mapped.scenarios,
+            "cells": large.cells + mapped.cells,
+            "aggregates": large.aggregates + mapped.aggregates,
+        }
+    )
+    overview = build(tmp_path, run)
+    assert len(list(overview.parent.glob("scenario-*.html"))) == len(large.scenarios) + 2
+    assert_light(overview)
+    for name in ("map.html", "replications.html"):
+        weight = sum(path.stat().st_size for path in loaded(overview.parent / name))
+        assert weight < PAGE_WEIGHT, name
+    assert broken_links(tmp_path / "reports") == []

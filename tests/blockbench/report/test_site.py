@@ -5,6 +5,8 @@ import html
 import json
 import re
 import shlex
+import sys
+import types
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -421,3 +423,19 @@ class _Rows(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._row is not None:
             self._row.append(data)
+
+
+def test_the_claims_page_is_linked_only_where_its_module_says_the_run_has_claims(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = make_run()
+    # This blockbench may have no claims module: then no run has claims.
+    monkeypatch.setitem(sys.modules, "blockbench.report.claims", None)
+    assert not report._has_claims(run)
+    assert "claims.html" not in dict(report.extra_pages(run))
+    for answer in (True, False):
+        claims = types.ModuleType("blockbench.report.claims")
+        claims.present = lambda run, answer=answer: answer  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "blockbench.report.claims", claims)
+        assert report._has_claims(run) is answer
+        assert ("claims.html" in dict(report.extra_pages(run))) is answer
