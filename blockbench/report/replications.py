@@ -50,6 +50,17 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Other:
+    """A target of ours measured on the workload that stands for none of their figures."""
+
+    target: str
+    model: str | None
+    point: Point | None
+    rank: int | None
+    ratio: float | None
+
+
+@dataclass(frozen=True)
 class Placement:
     """The map's cell nearest the replication's workload, at the level nearest its users."""
 
@@ -63,6 +74,7 @@ class Placement:
 class ReplicationView:
     replication: Replication
     rows: tuple[Row, ...]
+    others: tuple[Other, ...]
     # The best non-blocking over the best blocking: in their figures, and in ours.
     their_split: float | None
     our_split: float | None
@@ -87,6 +99,8 @@ class ReplicationView:
     @property
     def theirs(self) -> str:
         """Their figures' reading, in the same words as ours."""
+        if self.their_split is None:
+            return "Their figures set no blocking server beside a non-blocking one."
         return f"In their figures, {split_words(self.their_split)}."
 
 
@@ -114,28 +128,40 @@ def view_of(
 ) -> ReplicationView:
     theirs = sorted(item.figures, key=lambda f: f.value, reverse=True)
     their_best = theirs[0].value if theirs else 0.0
-    ours: dict[str, Point | None] = {}
-    for figure in item.figures:
-        if figure.target is not None:
-            own = series.get((item.scenario, figure.target))
-            ours[figure.target] = own.at(item.users) if own else None
+    # Every target of ours on the scenario, whether or not it stands for one of theirs: our
+    # ranking is ours whole, and our split takes the best of each kind we measured.
+    measured = {
+        target: (own.model, own.at(item.users))
+        for (scenario, target), own in series.items()
+        if scenario == item.scenario and own.variant_of is None
+    }
+    ours = {target: point for target, (_, point) in measured.items()}
     rates = {t: p.aggregate.rps for t, p in ours.items() if p is not None and p.valid}
     ranked = sorted(rates, key=lambda t: rates[t], reverse=True)
     our_best = rates[ranked[0]] if ranked else 0.0
+
+    def rank(target: str | None) -> int | None:
+        return ranked.index(target) + 1 if target in rates and target else None
+
+    def ratio(target: str | None) -> float | None:
+        return rates[target] / our_best if target in rates and target and our_best else None
+
     rows = tuple(
         Row(
             figure=figure,
             their_rank=1 + sum(other.value > figure.value for other in item.figures),
             their_ratio=figure.value / their_best if their_best else math.nan,
             ours=ours.get(figure.target) if figure.target else None,
-            our_rank=(ranked.index(figure.target) + 1)
-            if figure.target in rates and figure.target
-            else None,
-            our_ratio=rates[figure.target] / our_best
-            if figure.target in rates and figure.target and our_best
-            else None,
+            our_rank=rank(figure.target),
+            our_ratio=ratio(figure.target),
         )
         for figure in theirs
+    )
+    standing = {figure.target for figure in item.figures}
+    others = tuple(
+        Other(target, measured[target][0], ours[target], rank(target), ratio(target))
+        for target in [*ranked, *(t for t in ours if t not in rates)]
+        if target not in standing
     )
     cells = [c for c in run.cells if c.scenario == item.scenario]
     recorded = statistics.median(c.service_time_ms for c in cells) if cells else None
@@ -154,10 +180,9 @@ def view_of(
     return ReplicationView(
         replication=item,
         rows=rows,
+        others=others,
         their_split=_split([(f.model, f.value) for f in item.figures]),
-        our_split=_split(
-            [(f.model, rates[f.target]) for f in item.figures if f.target and f.target in rates]
-        ),
+        our_split=_split([(measured[t][0], rates[t]) for t in rates]),
         wait_ms=wait,
         cpu_ms=cpu,
         placement=place(found, item.users, wait, cpu) if found else None,
@@ -215,7 +240,7 @@ def split_words(split: float | None) -> str:
     return f"blocking and non-blocking served about the same ({formats.ratio(split)})"
 
 
-def _split(values: Sequence[tuple[str, float]]) -> float | None:
+def _split(values: Sequence[tuple[str | None, float]]) -> float | None:
     blockers = [v for m, v in values if blocking(m)]
     others = [v for m, v in values if not blocking(m)]
     if not blockers or not others or max(blockers) <= 0:

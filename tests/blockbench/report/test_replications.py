@@ -43,6 +43,9 @@ def test_their_ranking_and_ours_as_ranks_and_ratios(map_catalogue: DecisionMap) 
         ("Flask", 3, round(3473 / 5497, 3), 1, 1.0),
     ]
     assert paterson.rows[0].our_reasons == ("none of our targets stands for it",)
+    assert [(o.target, o.model, o.rank, o.ratio) for o in paterson.others] == [
+        ("flask-gevent", "green-threads", 3, 0.6)
+    ]
     # Blocking over non-blocking, theirs (uWSGI+Bottle over Uvicorn+Starlette) and ours.
     assert paterson.their_split == pytest.approx(4952 / 5497)
     assert paterson.our_split == pytest.approx(400 / 500)
@@ -156,3 +159,20 @@ def test_a_wait_the_run_does_not_record_is_read_from_the_catalogue(
     (found,) = replications.views(run)
     assert found.wait_ms == 100.0
     assert found.placement is not None and found.placement.square.cell.wait_ms == 100
+
+
+def test_our_split_takes_every_target_we_measured_not_only_the_stand_ins(
+    map_catalogue: DecisionMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Grinberg's "sync" servers ran on gevent: none of their figures is blocking, and none of
+    # our stand-ins; flask-sync, measured on the same workload, is our blocking side.
+    greenlets = dataclasses.replace(
+        GRINBERG,
+        figures=tuple(f for f in GRINBERG.figures if f.model != "processes"),
+    )
+    monkeypatch.setattr(catalogued, "replications", lambda: {greenlets.name: greenlets})
+    (found,) = replications.views(run_with(map_catalogue))
+    assert found.their_split is None
+    assert found.theirs == "Their figures set no blocking server beside a non-blocking one."
+    assert found.our_split == pytest.approx(8.0)
+    assert [(o.target, o.rank, o.ratio) for o in found.others] == [("flask-sync", 3, 0.125)]
