@@ -22,6 +22,7 @@ from blockbench.report.decision_map import (
     Level,
     Line,
     MapView,
+    Reading,
     Square,
     cpu_words,
 )
@@ -239,7 +240,7 @@ def _rate_ticks(low: float, high: float) -> list[float]:
     return [_round(t) or 0.0 for t in ticks] or [_round(low) or 0.0]
 
 
-def _surface_text(reading: Any) -> str:
+def _surface_text(reading: Reading | None) -> str:
     if reading is None or reading.point is None:
         return "not measured"
     if reading.rps is None:
@@ -315,7 +316,9 @@ def _margin_hover(level: Level, square: Square | None, found: Comparison | None)
     return lines
 
 
-def _surface_hover(target: str, level: Level, square: Square | None, reading: Any) -> list[str]:
+def _surface_hover(
+    target: str, level: Level, square: Square | None, reading: Reading | None
+) -> list[str]:
     if square is None or reading is None:
         return [target, "the map has no cell here"]
     lines = [target, _where(level, square)]

@@ -246,9 +246,9 @@ def test_the_decision_map_draws_its_heatmaps_and_finds_an_endpoint(
         "Array.from(document.querySelectorAll('td.found'))"
         ".map(c => c.dataset.wait + '/' + c.dataset.cpu)"
     )
-    assert found == ["20/2.0", "20/2.0"]
+    assert found == ["20/2", "20/2"]
     result = page.evaluate("document.querySelector('[data-finder-result]').textContent")
-    assert result.startswith("Nearest measured cell: 20 ms of wait, 2.0 ms of CPU.")
+    assert result.startswith("Nearest measured cell: 20 ms of wait, 2 ms of CPU.")
     assert "At 100 users: event loop flask-gthread 2.0×" in result
     assert_clean(page, tmp_path / "reports")
     page.screenshot(ARTIFACTS / "map.png", full_page=True)
