@@ -10,7 +10,7 @@ from typing import Any
 
 from blockbench.apps.upstream_clients import DEFAULTS as CLIENT_DEFAULTS
 from blockbench.load import scenarios
-from blockbench.report import charts, client_section, migrations, palette
+from blockbench.report import catalogued, charts, client_section, migrations, palette
 from blockbench.report.charts import Chart
 from blockbench.report.client_section import Pair
 from blockbench.report.palette import Style
@@ -132,7 +132,9 @@ def context(run: Run) -> dict[str, Any]:
 
 def sections(run: Run, looks: dict[str, Style]) -> tuple[Section, ...]:
     found = []
-    for number, everything in enumerate(by_scenario(run), start=1):
+    # A decision map's cells are shown on its own page (map.html), not as scenarios.
+    shown = [r for r in by_scenario(run) if r.name not in catalogued.map_scenarios()]
+    for number, everything in enumerate(shown, start=1):
         # Numbered, not named: a scenario name is text from a file, an id must stay an id.
         anchor = f"scenario-{number}"
         pairs = client_section.pairs(everything, looks, anchor)

@@ -7,6 +7,8 @@ copies chosen runs into the published one, ``reports/``, which is committed:
     index.html                 every run with a page here, newest first
     runs/<run>/index.html      one run: verdict, HTTP clients, method, environment
     runs/<run>/scenario-<n>.html  one scenario of it: charts, caps, memory, every level
+    runs/<run>/map.html        its decision map, where it measured one
+    runs/<run>/replications.html  the peers' benchmarks replayed, where it measured them
     runs/<run>/claims.html     the essay's claims, each with the figure that tests it
     runs/<run>/run.json        its results, so anyone can check a number
     compare/<a>--vs--<b>/      two runs side by side (blockbench compare)
@@ -31,7 +33,7 @@ import jinja2
 
 from blockbench import formats
 from blockbench.errors import BlockbenchError
-from blockbench.report import claims, run_page, verdict
+from blockbench.report import claims, decision_map, map_charts, replications, run_page, verdict
 from blockbench.results import RUN_FILE, ResultsError, Run, load_run
 
 RESULTS_DIR = Path("results")
@@ -46,6 +48,11 @@ PAGE = "index.html"
 # A run's scenario pages (run_page.Section.page), beside its index.html; a rebuild removes
 # those of scenarios the run no longer has.
 SCENARIO_PAGES = "scenario-*.html"
+# A run's pages beyond its scenarios, each built only where the run has what it shows (and
+# removed on a rebuild where it no longer has); claims.html is built by blockbench.report.claims.
+MAP_PAGE = "map.html"
+REPLICATIONS_PAGE = "replications.html"
+CLAIMS_PAGE = "claims.html"
 # The stylesheet, the page script, and plotly.js: not the 4.8 MB bundle of every trace type
 # that the plotly package ships, but the cartesian one (a third of it), vendored with a note
 # of where it came from and its licence (assets/plotly.min.js.LICENSE.txt); still named
@@ -123,10 +130,42 @@ def build_run_page(folder: Path, out_dir: Path) -> Path:
             stale.unlink()
     for name, section in pages.items():
         render("scenario.html", page_dir / name, base="../../", section=section, **shown)
+    extras = extra_pages(run)
+    built = {name for name, _ in extras}
+    maps = decision_map.views(run)
+    if MAP_PAGE in built:
+        drawn = [(view, map_charts.charts(view, f"map-{index}")) for index, view in enumerate(maps)]
+        render("map.html", page_dir / MAP_PAGE, base="../../", maps=drawn, extras=extras, **shown)
+    if REPLICATIONS_PAGE in built:
+        found = replications.views(run, maps)
+        render(
+            "replications.html",
+            page_dir / REPLICATIONS_PAGE,
+            base="../../",
+            replications=found,
+            disagreement=replications.disagreement(found),
+            extras=extras,
+            **shown,
+        )
+    for name in (MAP_PAGE, REPLICATIONS_PAGE):
+        if name not in built:
+            (page_dir / name).unlink(missing_ok=True)
     # After the other pages beside it, which it links when they are there; gone when the run
     # holds a figure for no claim.
     claims.build(run, page_dir, render, {s.results.name: s.page for s in shown["sections"]})
-    return render("run.html", page_dir / PAGE, base="../../", **shown)
+    return render("run.html", page_dir / PAGE, base="../../", extras=extras, **shown)
+
+
+def extra_pages(run: Run) -> list[tuple[str, str]]:
+    """The run's pages beyond its scenarios, as (file, title), where it has what they show."""
+    found = []
+    if decision_map.present(run):
+        found.append((MAP_PAGE, "The decision map"))
+    if replications.present(run):
+        found.append((REPLICATIONS_PAGE, "The peers' benchmarks, replicated"))
+    if claims.present(run):
+        found.append((CLAIMS_PAGE, "The claims, measured"))
+    return found
 
 
 @dataclass(frozen=True)
@@ -137,6 +176,8 @@ class Listed:
     run: Run | None
     headline: str
     problem: str | None = None
+    # The run's pages beyond its overview and scenarios: (href from the index, title).
+    pages: tuple[tuple[str, str], ...] = ()
 
 
 def build_index(out_dir: Path) -> Path:
@@ -148,7 +189,12 @@ def build_index(out_dir: Path) -> Path:
         except ResultsError as exc:
             listed.append(Listed(href, None, "", problem=str(exc)))
             continue
-        listed.append(Listed(href, run, verdict.headline(run)))
+        pages = tuple(
+            (f"{RUNS}/{page.parent.name}/{name}", title)
+            for name, title in extra_pages(run)
+            if (page.parent / name).is_file()
+        )
+        listed.append(Listed(href, run, verdict.headline(run), pages=pages))
     # Newest first; a run without readable results last, by name.
     listed.sort(key=lambda item: (item.run.created if item.run else "", item.href), reverse=True)
     comparisons = [

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from blockbench import formats
+from blockbench.report import catalogued
 from blockbench.report.points import Point, ScenarioResults, Series, scenarios
 from blockbench.results import Aggregate, Run
 
@@ -56,8 +57,10 @@ def verdicts(run: Run) -> tuple[Verdict, ...]:
 
 
 def headline(run: Run) -> str:
-    """The sentence of the first scenario that compared its targets, for the index of runs."""
-    found = verdicts(run)
+    """The sentence of the first scenario that compared its targets, for the index of runs;
+    a decision map's cells are no scenario of their own there (their page says it)."""
+    cells = catalogued.map_scenarios()
+    found = tuple(verdict(r) for r in scenarios(run) if r.name not in cells) or verdicts(run)
     for item in found:
         if item.reference_users is not None:
             return item.sentence

@@ -17,6 +17,7 @@ from blockbench.report import claims
 from blockbench.report import site as report
 from blockbench.results import Run, save_run
 from tests.blockbench.report.browser import Browser, Page
+from tests.blockbench.report.map_runs import OURS, DecisionMap, known, make_map_run
 from tests.blockbench.synthetic import make_client_run, make_run
 
 ARTIFACTS = Path(__file__).parents[3] / "test-artifacts" / "report"
@@ -213,3 +214,59 @@ def test_the_claims_page_opens_without_errors(browser: Browser, tmp_path: Path) 
     assert page.evaluate("document.querySelectorAll('article.claim .verdict').length") > 0
     assert_clean(page, tmp_path / "reports")
     page.screenshot(ARTIFACTS / "claims.png", full_page=True)
+
+
+# Every chart of a page drawn, with at least one heatmap in it (the decision map's charts).
+HEATMAPS_DRAWN = """
+document.body.dataset.charts === "drawn" &&
+Array.from(document.querySelectorAll(".chart")).every(chart => {
+  const svg = chart.querySelector("svg.main-svg");
+  const box = svg && svg.getBoundingClientRect();
+  return box && box.width > 0 && box.height > 0 &&
+    chart.querySelectorAll(".heatmaplayer image").length > 0;
+})
+"""
+
+
+def test_the_decision_map_draws_its_heatmaps_and_finds_an_endpoint(
+    browser: Browser, tmp_path: Path, map_catalogue: DecisionMap
+) -> None:
+    invalid = {("map-20ms-0ms", "starlette-uvicorn", 100)}
+    run = make_map_run(map_catalogue, known, invalid=invalid, replications=OURS)
+    save_run(tmp_path / "results" / run.run_id, run)
+    overview = report.build_site(tmp_path / "results", tmp_path / "reports")
+    page = browser.open((overview.parent / "map.html").as_uri())
+    page.wait_until(HEATMAPS_DRAWN)
+    # Per level: the margins, the event loop's (with its boundary), the targets' surfaces.
+    assert page.evaluate("document.querySelectorAll('.chart').length") == 6
+    assert (
+        page.evaluate(
+            "document.querySelectorAll('#map-0-100-event-loop .scatterlayer .trace').length"
+        )
+        == 1
+    )
+    hover = page.evaluate(
+        """(() => {
+          const chart = document.getElementById("map-0-100-margin");
+          Plotly.Fx.hover(chart, {xval: 2, yval: 0});
+          return chart.querySelector(".hoverlayer").textContent;
+        })()"""
+    )
+    assert "20 ms wait" in hover and "not compared: starlette-uvicorn" in hover
+    # A reader's endpoint: 30 ms of wait, 2 ms of CPU; the nearest cell is 20 ms, 2 ms.
+    page.page.fill("[data-finder-wait]", "30")
+    page.page.fill("[data-finder-cpu]", "2")
+    found = page.evaluate(
+        "Array.from(document.querySelectorAll('td.found'))"
+        ".map(c => c.dataset.wait + '/' + c.dataset.cpu)"
+    )
+    assert found == ["20/2", "20/2"]
+    result = page.evaluate("document.querySelector('[data-finder-result]').textContent")
+    assert result.startswith("Nearest measured cell: 20 ms of wait, 2 ms of CPU.")
+    assert "At 100 users: event loop flask-gthread 2.0×" in result
+    assert_clean(page, tmp_path / "reports")
+    page.screenshot(ARTIFACTS / "map.png", full_page=True)
+    replicated = browser.open((overview.parent / "replications.html").as_uri())
+    replicated.wait_until("document.body.dataset.charts === 'drawn'")
+    assert_clean(replicated, tmp_path / "reports")
+    replicated.screenshot(ARTIFACTS / "replications.png", full_page=True)

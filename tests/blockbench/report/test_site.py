@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from blockbench.apps import upstream_clients
 from blockbench.cli import app
 from blockbench.load import scenarios
+from blockbench.report import claims
 from blockbench.report import site as report
 from blockbench.report.verdict import verdicts
 from blockbench.results import Run, save_run
@@ -421,3 +422,12 @@ class _Rows(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._row is not None:
             self._row.append(data)
+
+
+def test_the_claims_page_is_linked_only_where_the_run_has_claims(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = make_run()
+    for answer in (True, False):
+        monkeypatch.setattr(claims, "present", lambda run, answer=answer: answer)
+        assert ("claims.html" in dict(report.extra_pages(run))) is answer
