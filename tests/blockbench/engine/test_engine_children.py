@@ -157,5 +157,5 @@ def test_a_cell_stops_its_target_and_says_why_levels_are_missing(
     assert cell.error == f"levels [1] missing: {why}"
     assert server.stopped and locusts[0].stopped == [101, 102]
     # Killed after a short grace: what it still drains is not measured.
-    assert server.stop_timeout == engine_module.TARGET_STOP_S <= 2
+    assert server.stop_timeout == engine_module.TARGET_STOP_S <= 1
     assert sampler.watched == {}
