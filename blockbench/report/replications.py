@@ -97,6 +97,31 @@ class ReplicationView:
         return f"{where} ({self.replication.name}), {split_words(self.our_split)} here."
 
     @property
+    def limits(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """What limited each of our targets measured validly here, by what limited them."""
+        found: dict[str, list[str]] = {}
+        points = [(row.figure.target, row.ours) for row in self.rows]
+        points += [(other.target, other.point) for other in self.others]
+        for target, point in points:
+            if target and point is not None and point.valid:
+                found.setdefault(point.binding or "unknown", []).append(target)
+        return tuple((name, tuple(targets)) for name, targets in found.items())
+
+    @property
+    def why(self) -> str | None:
+        """What ranks our targets on this workload, from what limited each of them."""
+        limits = dict(self.limits)
+        if not limits:
+            return None
+        if set(limits) == {"target CPU"}:
+            return (
+                "Every target of ours was limited by its own CPU: the ranking is the CPU each "
+                "spends per request, its framework's and server's cost, not its concurrency model."
+            )
+        named = "; ".join(f"{', '.join(targets)} by {name}" for name, targets in self.limits)
+        return f"What limited ours: {named}."
+
+    @property
     def theirs(self) -> str:
         """Their figures' reading, in the same words as ours."""
         if self.their_split is None:
@@ -270,4 +295,4 @@ def _row_demand(square: Square | None) -> float | None:
 
 
 def _wait(value: float | None) -> str:
-    return formats.ms(value) if value is not None else "an unrecorded"
+    return f"{value:g} ms" if value is not None else "an unrecorded"

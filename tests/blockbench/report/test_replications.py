@@ -12,6 +12,7 @@ from blockbench.report import catalogued, replications
 from blockbench.report import site as report
 from blockbench.report.replications import ReplicationView
 from blockbench.results import Run, save_run
+from blockbench.results.aggregates import aggregate
 from tests.blockbench.report.map_runs import (
     GRINBERG,
     OURS,
@@ -79,10 +80,36 @@ def test_each_workload_is_placed_on_the_map_at_its_wait(map_catalogue: DecisionM
 def test_the_disagreement_is_explained_from_our_numbers(map_catalogue: DecisionMap) -> None:
     sentence = replications.disagreement(replications.views(run_with(map_catalogue)))
     assert sentence == (
-        "Both are right about their own workload: with 0.0 ms of wait per request (paterson's "
+        "Both are right about their own workload: with 0 ms of wait per request (paterson's "
         "workload), the best blocking target served 1.25× the best non-blocking one; with 20 ms "
         "of wait per request (grinberg's workload), the best non-blocking target served 8.0× "
         "the best blocking one."
+    )
+
+
+def test_what_limited_each_of_ours_says_what_ranks_them(map_catalogue: DecisionMap) -> None:
+    run = run_with(map_catalogue)
+    assert by_name(run)["grinberg"].why == (
+        "What limited ours: flask-gevent, starlette-uvicorn by users; flask-sync by worker "
+        "processes."
+    )
+    # Every one of ours limited by its CPU: the ranking is their cost per request.
+    cells = [
+        cell.model_copy(
+            update={
+                "levels": [lv.model_copy(update={"binding": "target CPU"}) for lv in cell.levels]
+            }
+        )
+        if cell.scenario == "paterson"
+        else cell
+        for cell in run.cells
+    ]
+    cpu_bound = by_name(run.model_copy(update={"cells": cells, "aggregates": aggregate(cells)}))
+    assert dict(cpu_bound["paterson"].limits) == {
+        "target CPU": ("starlette-uvicorn", "flask-sync", "flask-gevent")
+    }
+    assert (cpu_bound["paterson"].why or "").startswith(
+        "Every target of ours was limited by its own CPU: the ranking is the CPU each spends"
     )
 
 
@@ -109,7 +136,7 @@ def test_the_page_is_built_and_linked_only_with_replications(
     assert "none of ours" in parsed.text
     assert (
         "In their figures, the best blocking target served 1.11× the best non-blocking one. "
-        "With 0.0 ms of wait and 0.6 ms of CPU per request (paterson), the best blocking target "
+        "With 0 ms of wait and 0.6 ms of CPU per request (paterson), the best blocking target "
         "served 1.25× the best non-blocking one here." in parsed.text
     )
     # Relative only: none of their published req/s, nor ours, on the page.
