@@ -32,6 +32,51 @@
     return Plotly.newPlot(element, spec.data, spec.layout, config);
   }
 
+  // The decision map's "find your endpoint": the measured cell nearest the reader's wait and
+  // CPU per request, on the log scale the map's columns are spaced by, is marked in each
+  // lookup table and its readings written out. Nothing is sent anywhere.
+  document.querySelectorAll("[data-finder]").forEach(function (finder) {
+    const wait = finder.querySelector("[data-finder-wait]");
+    const cpu = finder.querySelector("[data-finder-cpu]");
+    const result = finder.querySelector("[data-finder-result]");
+    const cells = Array.from(finder.querySelectorAll("td[data-wait]"));
+    function distance(cell, w, c) {
+      return (
+        Math.abs(Math.log1p(Number(cell.dataset.wait)) - Math.log1p(w)) +
+        Math.abs(Math.log1p(Number(cell.dataset.cpu)) - Math.log1p(c))
+      );
+    }
+    function find() {
+      const w = Number(wait.value);
+      const c = Number(cpu.value);
+      cells.forEach(function (cell) {
+        cell.classList.remove("found");
+      });
+      if (wait.value === "" || cpu.value === "" || !(w >= 0) || !(c >= 0) || !cells.length) {
+        result.textContent = "";
+        return;
+      }
+      const nearest = cells.reduce(function (best, cell) {
+        return distance(cell, w, c) < distance(best, w, c) ? cell : best;
+      });
+      const found = cells.filter(function (cell) {
+        return cell.dataset.wait === nearest.dataset.wait && cell.dataset.cpu === nearest.dataset.cpu;
+      });
+      found.forEach(function (cell) {
+        cell.classList.add("found");
+      });
+      result.textContent =
+        "Nearest measured cell: " + nearest.dataset.wait + " ms of wait, " +
+        nearest.dataset.cpu + " ms of CPU. " +
+        found.map(function (cell) {
+          return cell.dataset.reading + ".";
+        }).join(" ");
+    }
+    wait.addEventListener("input", find);
+    cpu.addEventListener("input", find);
+    find();
+  });
+
   Promise.all(charts.map(draw)).then(function () {
     // Lets a test (or a reader's tool) know every chart is on the page.
     document.body.dataset.charts = "drawn";
