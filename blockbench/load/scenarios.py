@@ -186,13 +186,15 @@ class DecisionMap:
 
 @dataclass(frozen=True)
 class PeerFigure:
-    """One row of a peer benchmark's published table, and our target that stands for it."""
+    """One row of a peer benchmark's published table, and which of ours stands for it: the
+    target of our app of that name with the row's model, among those measured on the
+    workload."""
 
     framework: str
     server: str
     model: str
     value: float
-    target: str | None = None
+    app: str | None = None
 
 
 @dataclass(frozen=True)
@@ -521,7 +523,7 @@ class _PeerFigureEntry(BaseModel):
     server: Text
     model: Literal["processes", "threads", "green-threads", "event-loop"]
     value: Annotated[float, Field(gt=0)]
-    target: Text | None = None
+    app: Literal["flask", "starlette", "fastapi", "quart"] | None = None
 
 
 class _ReplicationEntry(BaseModel):
@@ -538,7 +540,7 @@ class _ReplicationEntry(BaseModel):
 
     def replication(self, name: str) -> Replication:
         figures = tuple(
-            PeerFigure(f.framework, f.server, f.model, f.value, f.target) for f in self.figures
+            PeerFigure(f.framework, f.server, f.model, f.value, f.app) for f in self.figures
         )
         return Replication(
             name,

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from blockbench.errors import BlockbenchError
+from blockbench.load import scenarios
 from blockbench.targets import catalogue
 
 # Okabe & Ito's colour-blind-safe palette less its three colours too faint on white (orange,
@@ -141,9 +142,23 @@ def catalogue_order() -> tuple[str, ...]:
 @functools.cache
 def catalogue_entries() -> tuple[Entry, ...]:
     # The names, bases and tags do not depend on the core count.
+    unshared = map_only_tags()
     return tuple(
-        Entry(target.name, target.variant_of, frozenset(target.tags))
+        Entry(target.name, target.variant_of, frozenset(target.tags) - unshared)
         for target in catalogue.load(cores=1).targets
+    )
+
+
+def map_only_tags() -> frozenset[str]:
+    """The tags of profiles that run a decision map's cells alone: the map page draws each
+    target on a chart of its own, so sharing such a tag puts no two targets on one chart."""
+    found = scenarios.load()
+    cells = {cell.scenario for grid in found.maps.values() for cell in grid.cells}
+    return frozenset(
+        tag
+        for profile in found.profiles.values()
+        if profile.scenarios and set(profile.scenarios) <= cells
+        for tag in profile.targets.tags
     )
 
 

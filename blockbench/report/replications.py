@@ -7,9 +7,10 @@ so their req/s and ours are no numbers to compare.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from blockbench import formats
@@ -21,6 +22,7 @@ from blockbench.report.points import Point, Series
 from blockbench.report.points import scenarios as by_scenario
 from blockbench.report.verdict import blocking
 from blockbench.results import Run
+from blockbench.targets import catalogue
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class Row:
     """One figure of theirs beside the target of ours that stands for it."""
 
     figure: PeerFigure
+    # Our target that stands for it: of our app for their framework, with their model, measured
+    # on the workload; None where we have none.
+    target: str | None
     their_rank: int
     their_ratio: float
     # Our target's level at the replication's users; None where we have no such target or
@@ -42,7 +47,7 @@ class Row:
 
     @property
     def our_reasons(self) -> tuple[str, ...]:
-        if self.figure.target is None:
+        if self.target is None:
             return ("none of our targets stands for it",)
         if self.ours is None:
             return ("not measured",)
@@ -100,7 +105,7 @@ class ReplicationView:
     def limits(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """What limited each of our targets measured validly here, by what limited them."""
         found: dict[str, list[str]] = {}
-        points = [(row.figure.target, row.ours) for row in self.rows]
+        points = [(row.target, row.ours) for row in self.rows]
         points += [(other.target, other.point) for other in self.others]
         for target, point in points:
             if target and point is not None and point.valid:
@@ -171,18 +176,20 @@ def view_of(
     def ratio(target: str | None) -> float | None:
         return rates[target] / our_best if target in rates and target and our_best else None
 
+    stand_ins = {figure: stand_in(figure, measured) for figure in theirs}
     rows = tuple(
         Row(
             figure=figure,
+            target=stand_ins[figure],
             their_rank=1 + sum(other.value > figure.value for other in item.figures),
             their_ratio=figure.value / their_best if their_best else math.nan,
-            ours=ours.get(figure.target) if figure.target else None,
-            our_rank=rank(figure.target),
-            our_ratio=ratio(figure.target),
+            ours=ours.get(stand_ins[figure] or ""),
+            our_rank=rank(stand_ins[figure]),
+            our_ratio=ratio(stand_ins[figure]),
         )
         for figure in theirs
     )
-    standing = {figure.target for figure in item.figures}
+    standing = set(stand_ins.values())
     others = tuple(
         Other(target, measured[target][0], ours[target], rank(target), ratio(target))
         for target in [*ranked, *(t for t in ours if t not in rates)]
@@ -212,6 +219,27 @@ def view_of(
         cpu_ms=cpu,
         placement=place(found, item.users, wait, cpu) if found else None,
     )
+
+
+def stand_in(figure: PeerFigure, measured: Mapping[str, tuple[str | None, object]]) -> str | None:
+    """Our target for their row: the first measured (in the run's order) of our app for their
+    framework with their row's model; None where we have no such app or target."""
+    if figure.app is None:
+        return None
+    apps = _apps()
+    return next(
+        (
+            t
+            for t, (model, _) in measured.items()
+            if model == figure.model and apps.get(t) == figure.app
+        ),
+        None,
+    )
+
+
+@functools.cache
+def _apps() -> dict[str, str]:
+    return {target.name: target.app for target in catalogue.load(cores=1).targets}
 
 
 def place(view: MapView, users: int, wait: float | None, cpu: float | None) -> Placement | None:

@@ -228,15 +228,21 @@ def test_the_replications_run_the_peers_workloads_on_our_versions_of_their_serve
     assert {step.sweep.levels for step in steps} == {(100,)}
     assert catalogue.scenario("paterson").requests[0].url == "/io/db-row?id=4242&ms=0"
     assert catalogue.scenario("grinberg").requests[0].url == "/io/db-row?id=4242&ms=20"
+    by_name = {target.name: target for target in TARGETS}
     for replication in catalogue.replications.values():
         assert replication.scenario in catalogue.profile("replications").scenarios
         assert replication.users in catalogue.profile("replications").levels
-        stand_ins = [figure.target for figure in replication.figures if figure.target]
-        # Each stand-in is a target the profile runs, of the model the peer's row names.
-        assert set(stand_ins) <= targets
-        models = {target.name: target.model for target in TARGETS}
+        # Each row with an app of ours has exactly one target of that app and model in the
+        # profile to stand for it.
         for figure in replication.figures:
-            assert figure.target is None or models[figure.target] == figure.model
+            if figure.app is None:
+                continue
+            found = [
+                name
+                for name in targets
+                if (by_name[name].app, by_name[name].model) == (figure.app, figure.model)
+            ]
+            assert len(found) == 1, (replication.name, figure)
 
 
 def test_a_tag_no_target_has_is_named_with_its_entry(catalogue: scenarios.Catalogue) -> None:

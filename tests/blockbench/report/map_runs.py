@@ -63,8 +63,8 @@ PATERSON = Replication(
     users=100,
     unit="req/s",
     figures=(
-        PeerFigure("Flask", "Gunicorn", "processes", 3473.0, "flask-sync"),
-        PeerFigure("Starlette", "Uvicorn", "event-loop", 4952.0, "starlette-uvicorn"),
+        PeerFigure("Flask", "Gunicorn", "processes", 3473.0, "flask"),
+        PeerFigure("Starlette", "Uvicorn", "event-loop", 4952.0, "starlette"),
         PeerFigure("Bottle", "uWSGI", "processes", 5497.0, None),
     ),
     finding="sync frameworks served more than async ones",
@@ -78,9 +78,9 @@ GRINBERG = Replication(
     users=100,
     unit="relative throughput",
     figures=(
-        PeerFigure("Flask", "Gunicorn", "processes", 1.0, "flask-sync"),
-        PeerFigure("Flask", "Gunicorn gevent", "green-threads", 4.0, "flask-gevent"),
-        PeerFigure("Starlette", "Uvicorn", "event-loop", 3.0, "starlette-uvicorn"),
+        PeerFigure("Flask", "Gunicorn", "processes", 1.0, "flask"),
+        PeerFigure("Flask", "Gunicorn gevent", "green-threads", 4.0, "flask"),
+        PeerFigure("Starlette", "Uvicorn", "event-loop", 3.0, "starlette"),
     ),
     finding="async frameworks served more than sync ones",
 )

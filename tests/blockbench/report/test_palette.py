@@ -250,3 +250,13 @@ def test_a_variant_is_dotted_and_unlike_its_base_and_the_other_variants() -> Non
     # Bases with variants are drawn beside them (the http-client profile): no shared colour.
     beside = {*variants, *variants.values()}
     assert len({looks[name].colour for name in beside}) == len(beside)
+
+
+def test_a_tag_that_selects_only_map_cells_draws_no_two_targets_together() -> None:
+    # The map page draws each target on a chart of its own: its tag is no reason for two
+    # targets to differ in colour, and adding it kept every published look.
+    assert palette.map_only_tags() == {"map"}
+    entries = {entry.name: entry for entry in palette.catalogue_entries()}
+    assert "map" not in entries["starlette-a2wsgi"].tags
+    # The replications' scenarios are ordinary ones, drawn together: their tag counts.
+    assert "replications" in entries["flask-gthread"].tags

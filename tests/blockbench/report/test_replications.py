@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from blockbench.load.scenarios import PeerFigure
 from blockbench.report import catalogued, replications
 from blockbench.report import site as report
 from blockbench.report.replications import ReplicationView
@@ -56,9 +57,9 @@ def test_their_ranking_and_ours_as_ranks_and_ratios(map_catalogue: DecisionMap) 
 def test_an_invalid_level_of_ours_is_no_rank(map_catalogue: DecisionMap) -> None:
     run = run_with(map_catalogue, invalid={("grinberg", "flask-gevent", 100)})
     grinberg = by_name(run)["grinberg"]
-    gevent = next(r for r in grinberg.rows if r.figure.target == "flask-gevent")
+    gevent = next(r for r in grinberg.rows if r.target == "flask-gevent")
     assert gevent.our_rank is None and gevent.our_ratio is None and gevent.our_reasons
-    assert [(r.figure.target, r.our_rank) for r in grinberg.rows if r.our_rank] == [
+    assert [(r.target, r.our_rank) for r in grinberg.rows if r.our_rank] == [
         ("starlette-uvicorn", 1),
         ("flask-sync", 2),
     ]
@@ -203,3 +204,17 @@ def test_our_split_takes_every_target_we_measured_not_only_the_stand_ins(
     assert found.theirs == "Their figures set no blocking server beside a non-blocking one."
     assert found.our_split == pytest.approx(8.0)
     assert [(o.target, o.rank, o.ratio) for o in found.others] == [("flask-sync", 3, 0.125)]
+
+
+def test_our_stand_in_is_the_first_measured_target_of_their_app_and_model() -> None:
+    flask = PeerFigure("Flask", "Gunicorn", "processes", 1.0, "flask")
+    measured = {
+        "starlette-uvicorn": ("event-loop", None),
+        "flask-gthread": ("threads", None),
+        "flask-async-views": ("processes", None),
+        "flask-sync": ("processes", None),
+    }
+    assert replications.stand_in(flask, measured) == "flask-async-views"
+    assert replications.stand_in(flask, {"flask-gthread": ("threads", None)}) is None
+    bottle = PeerFigure("Bottle", "uWSGI", "processes", 2.0, None)
+    assert replications.stand_in(bottle, measured) is None
