@@ -84,7 +84,7 @@ USER_CLASSES: dict[str, type[ScenarioUser]] = {
 WEB_UI_CLASSES: dict[str, type[ScenarioUser]] = {
     scenario.workload: USER_CLASSES[scenario.workload]
     for scenario in _CATALOGUE.scenarios.values()
-    if _CATALOGUE.map_cell(scenario.name) is None
+    if scenario.name not in _CATALOGUE.map_scenarios
 }
 # Locust finds user classes among a locustfile's module globals.
 globals().update(USER_CLASSES)

@@ -180,9 +180,6 @@ class DecisionMap:
     # Row-major: for each CPU time (rows, rising), each wait (columns, rising).
     cells: tuple[MapCell, ...]
 
-    def cell(self, scenario: str) -> MapCell | None:
-        return next((cell for cell in self.cells if cell.scenario == scenario), None)
-
 
 @dataclass(frozen=True)
 class PeerFigure:
@@ -226,13 +223,10 @@ class Catalogue:
     def profile(self, name: str | None = None) -> Profile:
         return _lookup(self.profiles, name or self.default_profile, "profile")
 
-    def map_cell(self, scenario: str) -> tuple[DecisionMap, MapCell] | None:
-        """The map and cell a scenario is, if it is a map's cell."""
-        for grid in self.maps.values():
-            cell = grid.cell(scenario)
-            if cell is not None:
-                return grid, cell
-        return None
+    @property
+    def map_scenarios(self) -> frozenset[str]:
+        """Every scenario a decision map is made of (a map page shows them, not as scenarios)."""
+        return frozenset(cell.scenario for grid in self.maps.values() for cell in grid.cells)
 
 
 @cache

@@ -11,14 +11,13 @@ gap on the page, never a zero or a win.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from blockbench import formats
 from blockbench.report import catalogued
 from blockbench.report.catalogued import DecisionMap, MapCell
-from blockbench.report.points import Point, Series, variants
+from blockbench.report.points import Point, Series, median, variants
 from blockbench.report.points import scenarios as by_scenario
 from blockbench.report.verdict import blocking
 from blockbench.results import Run
@@ -76,9 +75,7 @@ class Reading:
         """The CPU the target spent per request it completed, measured (median of repeats)."""
         if self.point is None:
             return None
-        found = [lv.target_cpu_demand_ms for lv in self.point.counted]
-        present = [value for value in found if value is not None]
-        return statistics.median(present) if present else None
+        return median(lv.target_cpu_demand_ms for lv in self.point.counted)
 
     @property
     def reasons(self) -> tuple[str, ...]:

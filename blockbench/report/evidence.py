@@ -4,17 +4,14 @@ turns them into the claims' figures)."""
 
 from __future__ import annotations
 
-import functools
-import statistics
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from blockbench import formats
-from blockbench.report.points import Point, ScenarioResults, Series, scenarios
+from blockbench.report.points import Point, ScenarioResults, Series, catalogue_targets, scenarios
 from blockbench.report.run_page import target_cores
 from blockbench.report.verdict import BLOCKING_MODELS, ranked
 from blockbench.results import Run
-from blockbench.targets import catalogue
 
 
 @dataclass(frozen=True)
@@ -111,16 +108,6 @@ def slot_mib(series: Series) -> float | None:
         held = [point for point in series.valid_points if point.rss_mib is not None]
         return held[-1].mib_per_request if held else None
     return series.marginal_mib_per_request
-
-
-def median(values: Iterable[float | None]) -> float | None:
-    present = [value for value in values if value is not None]
-    return statistics.median(present) if present else None
-
-
-@functools.cache
-def catalogue_targets() -> dict[str, catalogue.Target]:
-    return {target.name: target for target in catalogue.load(cores=1).targets}
 
 
 def style_twins(results: ScenarioResults) -> list[tuple[Series, Series]]:

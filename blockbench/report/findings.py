@@ -17,8 +17,6 @@ from blockbench.report.evidence import (
     Pick,
     best,
     blocking,
-    catalogue_targets,
-    median,
     non_blocking,
     of_model,
     of_target,
@@ -29,7 +27,7 @@ from blockbench.report.evidence import (
     style_twins,
     who,
 )
-from blockbench.report.points import ScenarioResults
+from blockbench.report.points import ScenarioResults, catalogue_targets, median
 
 # Pages built beside the claims by other modules; a finding links them when they are there.
 MAP_PAGE = "map.html"

@@ -153,11 +153,10 @@ def map_only_tags() -> frozenset[str]:
     """The tags of profiles that run a decision map's cells alone: the map page draws each
     target on a chart of its own, so sharing such a tag puts no two targets on one chart."""
     found = scenarios.load()
-    cells = {cell.scenario for grid in found.maps.values() for cell in grid.cells}
     return frozenset(
         tag
         for profile in found.profiles.values()
-        if profile.scenarios and set(profile.scenarios) <= cells
+        if profile.scenarios and set(profile.scenarios) <= found.map_scenarios
         for tag in profile.targets.tags
     )
 

@@ -112,7 +112,7 @@ class Point:
 
     @property
     def cpu_percent(self) -> float | None:
-        return _median(
+        return median(
             level.target_resources.cpu_percent_mean
             for level in self.counted
             if level.target_resources
@@ -120,7 +120,7 @@ class Point:
 
     @property
     def rss_mib(self) -> float | None:
-        return _median(
+        return median(
             level.target_resources.rss_mib_max for level in self.counted if level.target_resources
         )
 
@@ -336,14 +336,21 @@ def _reason(flag: str, levels: list[LevelResult], cores: int) -> str:
 
 
 @functools.cache
+def catalogue_targets() -> dict[str, catalogue.Target]:
+    """The catalogue's targets by name; their names, apps, models and tags do not depend on
+    the core count."""
+    return {target.name: target for target in catalogue.load(cores=1).targets}
+
+
+@functools.cache
 def variants() -> dict[str, str]:
     """Each variant target of the catalogue, in its order, with the target it is a variant of."""
-    # The names do not depend on the core count.
-    known = catalogue.load(cores=1).targets
+    known = catalogue_targets().values()
     return {target.name: target.variant_of for target in known if target.variant_of}
 
 
-def _median(values: Iterable[float | None]) -> float | None:
+def median(values: Iterable[float | None]) -> float | None:
+    """The median of the values present; None where there is none."""
     present = [value for value in values if value is not None]
     return statistics.median(present) if present else None
 

@@ -7,7 +7,6 @@ so their req/s and ours are no numbers to compare.
 
 from __future__ import annotations
 
-import functools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -18,11 +17,10 @@ from blockbench.load import scenarios
 from blockbench.report import catalogued, decision_map
 from blockbench.report.catalogued import PeerFigure, Replication
 from blockbench.report.decision_map import EVEN, Level, MapView, Square
-from blockbench.report.points import Point, Series
+from blockbench.report.points import Point, Series, catalogue_targets, median
 from blockbench.report.points import scenarios as by_scenario
 from blockbench.report.verdict import blocking
 from blockbench.results import Run
-from blockbench.targets import catalogue
 
 
 @dataclass(frozen=True)
@@ -201,14 +199,12 @@ def view_of(
     # The run's figure is the least wait its bounds model; where they do not model a wait (a
     # database's sleep, say) the catalogue's own parameter still says it.
     wait = max((w for w in (recorded, declared) if w is not None), default=None)
-    demands = [
-        d
+    cpu = median(
+        lv.target_cpu_demand_ms
         for p in ours.values()
         if p is not None and p.valid
-        for d in (lv.target_cpu_demand_ms for lv in p.counted)
-        if d is not None
-    ]
-    cpu = statistics.median(demands) if demands else None
+        for lv in p.counted
+    )
     return ReplicationView(
         replication=item,
         rows=rows,
@@ -226,20 +222,15 @@ def stand_in(figure: PeerFigure, measured: Mapping[str, tuple[str | None, object
     framework with their row's model; None where we have no such app or target."""
     if figure.app is None:
         return None
-    apps = _apps()
+    known = catalogue_targets()
     return next(
         (
             t
             for t, (model, _) in measured.items()
-            if model == figure.model and apps.get(t) == figure.app
+            if model == figure.model and t in known and known[t].app == figure.app
         ),
         None,
     )
-
-
-@functools.cache
-def _apps() -> dict[str, str]:
-    return {target.name: target.app for target in catalogue.load(cores=1).targets}
 
 
 def place(view: MapView, users: int, wait: float | None, cpu: float | None) -> Placement | None:
@@ -318,8 +309,7 @@ def declared_wait_ms(scenario: str) -> float | None:
 def _row_demand(square: Square | None) -> float | None:
     if square is None:
         return None
-    found = [r.demand_ms for r in square.readings if r.valid and r.demand_ms is not None]
-    return statistics.median(found) if found else None
+    return median(r.demand_ms for r in square.readings if r.valid)
 
 
 def _wait(value: float | None) -> str:
