@@ -25,6 +25,8 @@ from blockbench.results import Run
 # The map's levels are held once, for a couple of seconds, so no spread is measured there: a
 # margin within 5% either way is called even, not a win, and so never moves the boundary.
 EVEN = 0.05
+# The page, beside the run's overview.
+PAGE = "map.html"
 EVENT_LOOP = "event-loop"
 # The flags that say the load generator, not the target, was the limit of a level.
 GENERATOR_FLAGS = frozenset({"generator_saturated", "near_generator_ceiling"})

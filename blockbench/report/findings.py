@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from blockbench import formats
+from blockbench.report import decision_map, replications
 from blockbench.report.evidence import (
     Evidence,
     Link,
@@ -30,8 +31,8 @@ from blockbench.report.evidence import (
 from blockbench.report.points import ScenarioResults, catalogue_targets, median
 
 # Pages built beside the claims by other modules; a finding links them when they are there.
-MAP_PAGE = "map.html"
-REPLICATIONS_PAGE = "replications.html"
+MAP_PAGE = decision_map.PAGE
+REPLICATIONS_PAGE = replications.PAGE
 # Two throughputs within this share of each other are "about the same": wider than the spread
 # of most repeated levels on the reference machine (a few percent).
 TIE = 0.10

@@ -22,6 +22,9 @@ from blockbench.report.points import scenarios as by_scenario
 from blockbench.report.verdict import blocking
 from blockbench.results import Run
 
+# The page, beside the run's overview.
+PAGE = "replications.html"
+
 
 @dataclass(frozen=True)
 class Row:

@@ -50,9 +50,12 @@ PAGE = "index.html"
 SCENARIO_PAGES = "scenario-*.html"
 # A run's pages beyond its scenarios, each built only where the run has what it shows (and
 # removed on a rebuild where it no longer has); claims.html is built by blockbench.report.claims.
-MAP_PAGE = "map.html"
-REPLICATIONS_PAGE = "replications.html"
-CLAIMS_PAGE = "claims.html"
+MAP_PAGE, REPLICATIONS_PAGE, CLAIMS_PAGE = decision_map.PAGE, replications.PAGE, claims.PAGE
+EXTRA_PAGES = {
+    MAP_PAGE: "The decision map",
+    REPLICATIONS_PAGE: "The peers' benchmarks, replicated",
+    CLAIMS_PAGE: "The claims, measured",
+}
 # The stylesheet, the page script, and plotly.js: not the 4.8 MB bundle of every trace type
 # that the plotly package ships, but the cartesian one (a third of it), vendored with a note
 # of where it came from and its licence (assets/plotly.min.js.LICENSE.txt); still named
@@ -158,14 +161,12 @@ def build_run_page(folder: Path, out_dir: Path) -> Path:
 
 def extra_pages(run: Run) -> list[tuple[str, str]]:
     """The run's pages beyond its scenarios, as (file, title), where it has what they show."""
-    found = []
-    if decision_map.present(run):
-        found.append((MAP_PAGE, "The decision map"))
-    if replications.present(run):
-        found.append((REPLICATIONS_PAGE, "The peers' benchmarks, replicated"))
-    if claims.present(run):
-        found.append((CLAIMS_PAGE, "The claims, measured"))
-    return found
+    present = {
+        MAP_PAGE: decision_map.present,
+        REPLICATIONS_PAGE: replications.present,
+        CLAIMS_PAGE: claims.present,
+    }
+    return [(name, title) for name, title in EXTRA_PAGES.items() if present[name](run)]
 
 
 @dataclass(frozen=True)
@@ -189,9 +190,11 @@ def build_index(out_dir: Path) -> Path:
         except ResultsError as exc:
             listed.append(Listed(href, None, "", problem=str(exc)))
             continue
+        # The pages its build wrote (it removes those the run has no data for), not judged
+        # again here: the claims alone would recompute every figure of every run listed.
         pages = tuple(
             (f"{RUNS}/{page.parent.name}/{name}", title)
-            for name, title in extra_pages(run)
+            for name, title in EXTRA_PAGES.items()
             if (page.parent / name).is_file()
         )
         listed.append(Listed(href, run, verdict.headline(run), pages=pages))
