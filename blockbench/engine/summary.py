@@ -23,6 +23,7 @@ _MARKS = {
     "database_bound": "database bound",
     "utilisation_law_off": "utilisation law off",
     "target_unsampled": "not sampled",
+    "schedule_fell_behind": "schedule late",
 }
 
 

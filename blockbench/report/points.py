@@ -270,6 +270,7 @@ _FLAG_ORDER: tuple[Flag, ...] = (
     "database_bound",
     "utilisation_law_off",
     "target_unsampled",
+    "schedule_fell_behind",
 )
 
 
@@ -331,6 +332,12 @@ def _reason(flag: str, levels: list[LevelResult], cores: int) -> str:
         return (
             "the target's processes were not sampled, so neither its CPU bound nor the "
             "utilisation law could be computed"
+        )
+    if flag == "schedule_fell_behind":
+        late = max((level.open_loop.late for level in levels if level.open_loop), default=0)
+        return (
+            f"the open-loop schedule waited on the server: {late} sends left late for want of a "
+            "free sender, so the offered rate was not the one scheduled"
         )
     return f"flagged {flag.replace('_', ' ')}"
 

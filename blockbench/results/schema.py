@@ -25,7 +25,10 @@ Flag = Literal[
     "database_bound",
     "utilisation_law_off",
     "target_unsampled",
+    "schedule_fell_behind",
 ]
+# How an open-loop level spaces its arrivals: exponential gaps (a Poisson process) or equal ones.
+Arrivals = Literal["poisson", "constant"]
 Status = Literal["running", "complete", "partial"]
 
 
@@ -41,6 +44,40 @@ class Latency(Model):
     p99: float | None
     max: float | None
     mean: float | None
+
+
+class Percentiles(Model):
+    """Latency percentiles of an open-loop level from an HDR histogram (3 significant digits),
+    in milliseconds, over its successful requests."""
+
+    count: int
+    p50: float
+    p90: float
+    p99: float
+    p999: float
+    max: float
+
+
+class OpenLoop(Model):
+    """An open-loop level: requests sent at scheduled arrival times whether or not earlier ones
+    have answered, so a stalled server is not sent fewer (no coordinated omission)."""
+
+    arrivals: Arrivals
+    offered_rps: float = Field(description="the arrival rate scheduled, requests per second")
+    senders: int = Field(description="the concurrent senders that keep the schedule")
+    scheduled: int = Field(description="sends due in the hold")
+    late: int = Field(
+        description="sends that left later than the schedule allows (no sender was free): "
+        "the schedule waited on the server"
+    )
+    max_in_flight: int = Field(description="the most requests outstanding at once")
+    # From each request's intended send time (what a user arriving then would see), and from
+    # the moment it was actually sent (the server's service time); None with no success.
+    corrected: Percentiles | None
+    service: Percentiles | None
+    # The corrected histogram, HdrHistogram's compressed base64 encoding, so the generator's
+    # processes merge exactly and any percentile can be read again.
+    hdr: str | None = None
 
 
 class Failures(Model):
@@ -137,6 +174,9 @@ class LevelResult(Model):
     # Locust's response-time histogram (rounded ms -> count), kept so percentiles can be
     # recomputed and several generator processes merged.
     histogram: dict[int, int]
+    # An open-loop level (an arrival rate, `users` is then the rate's whole req/s): its schedule
+    # and its latency from the intended send time; None for a closed-loop level.
+    open_loop: OpenLoop | None = None
 
     @property
     def valid(self) -> bool:
