@@ -44,6 +44,13 @@ _POLL_S = 0.25
 # Its clients are gone by then and nothing of it is measured, so the drain only delayed the next
 # cell (by 20 s with the default 10 s grace; 4 s with 2 s, on half of the map profile's cells).
 TARGET_STOP_S = 0.5
+# A level whose utilisation law does not hold was disturbed: something outside the target ran on
+# its cores (another job, a hypervisor's neighbour), so its figures are not the target's. Such a
+# level is measured once more on a fresh start of the target; a second disturbance is kept, and
+# flagged, as measured. The disturbed attempt moves to DISTURBED_DIR, never silently dropped.
+DISTURBANCE_FLAGS: frozenset[results.Flag] = frozenset({"utilisation_law_off"})
+DISTURBED_ATTEMPTS = 2
+DISTURBED_DIR = "disturbed"
 
 
 class EngineError(BlockbenchError):
@@ -276,12 +283,8 @@ class Engine:
                     run = self._measure_upstream(run, deployment.upstream)
                 run = self._with_caps(run, deployment.database_url)
                 results.save_run(folder, run)
-                for index, cell in enumerate(run.cells):
-                    if not cell.missing_levels:
-                        continue
-                    cell = self._run_cell(run, folder, index, sampler, deployment)
-                    run = _replace_cell(run, index, cell)
-                    results.save_run(folder, run)
+                for index in range(len(run.cells)):
+                    run = self._measure_cell(run, folder, index, sampler, deployment)
         except (KeyboardInterrupt, _Stop):
             interrupted = True
             run = results.load_run(folder)  # everything saved so far, no half-measured level
@@ -473,6 +476,62 @@ class Engine:
             self.progress.warn(f"{cell.scenario} on {cell.target}: {cell.error}")
         return cell
 
+    def _measure_cell(
+        self,
+        run: results.Run,
+        folder: Path,
+        index: int,
+        sampler: TreeSampler,
+        deployment: _Deployment,
+    ) -> results.Run:
+        """Measure the cell's missing levels, and once more those a disturbance spoiled."""
+        for attempt in range(1, DISTURBED_ATTEMPTS + 1):
+            if not run.cells[index].missing_levels:
+                break
+            cell = self._run_cell(run, folder, index, sampler, deployment)
+            run = _replace_cell(run, index, cell)
+            results.save_run(folder, run)
+            disturbed = _disturbed(cell)
+            if not disturbed or cell.error or attempt == DISTURBED_ATTEMPTS:
+                break
+            run = self._set_aside(run, folder, index, disturbed, attempt)
+            results.save_run(folder, run)
+        return run
+
+    def _set_aside(
+        self,
+        run: results.Run,
+        folder: Path,
+        index: int,
+        disturbed: list[results.LevelResult],
+        attempt: int,
+    ) -> results.Run:
+        """Move a cell's disturbed levels out of the run, files and all, so they are measured
+        again; the run's notes say which and why."""
+        cell = run.cells[index]
+        key = results.cell_key(cell)
+        aside = folder / DISTURBED_DIR / key / f"attempt-{attempt}"
+        aside.mkdir(parents=True, exist_ok=True)
+        for level in disturbed:
+            measured = folder / results.LEVELS_DIR / key / f"{level.users}.json"
+            if measured.exists():
+                measured.replace(aside / measured.name)
+        # Locust's own files of the attempt, which the next attempt would overwrite.
+        for name in ("locust", "logs"):
+            if (folder / name / key).exists():
+                (folder / name / key).replace(aside / name)
+        users = ", ".join(str(level.users) for level in disturbed)
+        note = (
+            f"{cell.scenario} on {cell.target}: level(s) {users} measured again (attempt "
+            f"{attempt + 1}): the utilisation law did not hold, so something outside the target "
+            f"ran on its cores; the disturbed attempt is kept in {DISTURBED_DIR}/{key}/"
+        )
+        self.progress.warn(note)
+        kept = [level for level in cell.levels if level not in disturbed]
+        cells = list(run.cells)
+        cells[index] = cell.model_copy(update={"levels": kept})
+        return run.model_copy(update={"cells": cells, "notes": [*run.notes, note]})
+
     def _start_target(
         self, target: catalogue.Target, log_dir: Path, deployment: _Deployment
     ) -> supervisor.ManagedProcess:
@@ -567,6 +626,12 @@ class _Deployment:
 def _stop_generators(locust: loadgen.LocustRun) -> None:
     for child in locust.children:
         child.stop()
+
+
+def _disturbed(cell: results.Cell) -> list[results.LevelResult]:
+    """The cell's levels flagged only for a disturbance from outside the target, which a new
+    attempt may not meet; a level flagged for anything the target or the load did is kept."""
+    return [level for level in cell.levels if level.flags and set(level.flags) <= DISTURBANCE_FLAGS]
 
 
 def _replace_cell(run: results.Run, index: int, cell: results.Cell) -> results.Run:
