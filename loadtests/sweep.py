@@ -6,6 +6,7 @@ The levels, warm-up and hold are the default profile's (blockbench/load/scenario
     BLOCKBENCH_LEVELS=1,10,50            users at each step, rising
     BLOCKBENCH_WARMUP=2                  seconds at each level before measuring
     BLOCKBENCH_HOLD=10                   seconds measured at each level
+    BLOCKBENCH_RAMP=5                    seconds over which a level's users start
     BLOCKBENCH_LEVEL_STATS=levels.jsonl  append each level's statistics there, one JSON line each
     BLOCKBENCH_SLOTS=4                   the requests the target serves at once, if it caps them
 A level's rate credits each completion over the span back to the K-th completion before it, K being
@@ -84,10 +85,10 @@ class StepSweep(LoadTestShape):
         self._write_unsettled()
         if phase is not None:
             self.last_level = phase.level
-            return phase.level, max(phase.level / scenarios.RAMP_SECONDS, 1.0)
+            return phase.level, self.sweep.spawn_rate(phase.level)
         if self.unsettled and self.last_level is not None:
             # The last level's users run on until its rate's last completions have come.
-            return self.last_level, max(self.last_level / scenarios.RAMP_SECONDS, 1.0)
+            return self.last_level, self.sweep.spawn_rate(self.last_level)
         return None
 
     def _advance(self, old: scenarios.Phase | None, new: scenarios.Phase | None) -> None:

@@ -44,6 +44,8 @@ _POLL_S = 0.25
 # Its clients are gone by then and nothing of it is measured, so the drain only delayed the next
 # cell (by 20 s with the default 10 s grace; 4 s with 2 s, on half of the map profile's cells).
 TARGET_STOP_S = 0.5
+# Descriptors a generator or target process uses beside its connections: files, pipes, logs.
+OPEN_FILES_MARGIN = 256
 # A level whose utilisation law does not hold was disturbed: something outside the target ran on
 # its cores (another job, a hypervisor's neighbour), so its figures are not the target's. Such a
 # level is measured once more on a fresh start of the target; a second disturbance is kept, and
@@ -118,6 +120,7 @@ class Engine:
         self.options = options
         self.progress = progress or Progress(enabled=False)
         self.budget = pinning.budget()
+        self.open_files_limit = environment.raise_open_files_limit()
         self._catalogue = catalogue.load(cores=options.target_cores or self.budget.cores)
         self.targets = self._catalogue.with_env(options.app_env)
         self.scenarios = scenarios.load()
@@ -163,7 +166,7 @@ class Engine:
             app_env=dict(options.app_env),
             environment=self._environment(),
             cells=cells,
-            notes=self._notes(),
+            notes=self._notes(max(level for step in steps for level in step.sweep.levels)),
         )
         results.save_run(folder, run)
         return run, folder
@@ -205,9 +208,10 @@ class Engine:
             target_cpus=list(self.budget.cpus),
             generator_cpus=list(self.budget.rest),
             pinning=self.budget.describe(),
+            open_files_limit=self.open_files_limit,
         )
 
-    def _notes(self) -> list[str]:
+    def _notes(self, highest: int) -> list[str]:
         notes = []
         if self.options.target_urls:
             cores = self.options.target_cores or self.budget.cores
@@ -215,6 +219,14 @@ class Engine:
                 "Targets given by --target-url were not started by blockbench: their capacity "
                 f"is the catalogue's for {cores} core(s), which assumes they run with the "
                 "catalogue's settings on that many cores."
+            )
+        if highest + OPEN_FILES_MARGIN > self.open_files_limit:
+            notes.append(
+                f"The open-files limit is {self.open_files_limit} (its hard limit allows no "
+                f"more), below the {highest} connections of the highest level and the "
+                f"{OPEN_FILES_MARGIN} its processes need beside them: levels near it may fail "
+                "with refused connections that are this machine's limit, not the server's. "
+                "Raise it (ulimit -Hn, or LimitNOFILE for a service) to measure them."
             )
         if not self.budget.rest:
             notes.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import resource
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -88,6 +89,23 @@ def os_description() -> str:
             if line.startswith("PRETTY_NAME="):
                 return f"{line.split('=', 1)[1].strip(chr(34))}; {kernel}"
     return kernel
+
+
+# Each request in flight holds a socket at both ends: the generator's users and the target each
+# need a descriptor per connection, and C10k needs 10,000 of them in one process.
+OPEN_FILES_WANTED = 1_048_576
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's open-files limit as far as its hard limit allows (every process it
+    starts inherits it), and return the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return OPEN_FILES_WANTED if soft == resource.RLIM_INFINITY else soft
 
 
 def cpu_count() -> int:

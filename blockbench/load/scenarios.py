@@ -39,6 +39,7 @@ PROFILE_ENV = "BLOCKBENCH_PROFILE"
 LEVELS_ENV = "BLOCKBENCH_LEVELS"
 WARMUP_ENV = "BLOCKBENCH_WARMUP"
 HOLD_ENV = "BLOCKBENCH_HOLD"
+RAMP_ENV = "BLOCKBENCH_RAMP"
 # Where the shape appends one JSON line of Locust statistics per level held; unset: nowhere.
 LEVEL_STATS_ENV = "BLOCKBENCH_LEVEL_STATS"
 # How many requests the target serves at once, where its concurrency model caps them (this Locust
@@ -105,6 +106,12 @@ class Sweep:
     levels: tuple[int, ...]
     warmup: float
     hold: float
+    # Seconds over which a level's new users start, within its warm-up.
+    ramp: float = RAMP_SECONDS
+
+    def spawn_rate(self, level: int) -> float:
+        """Users started per second on the way to ``level``."""
+        return max(level / self.ramp, 1.0)
 
     @property
     def seconds(self) -> float:
@@ -125,6 +132,7 @@ class Sweep:
             LEVELS_ENV: ",".join(map(str, self.levels)),
             WARMUP_ENV: f"{self.warmup:g}",
             HOLD_ENV: f"{self.hold:g}",
+            RAMP_ENV: f"{self.ramp:g}",
         }
 
     @classmethod
@@ -138,6 +146,7 @@ class Sweep:
             _env_levels(raw_levels) if raw_levels else base.levels,
             _env_seconds(env, WARMUP_ENV, base.warmup, allow_zero=True),
             _env_seconds(env, HOLD_ENV, base.hold, allow_zero=False),
+            _env_ramp(env, base.ramp),
         )
 
 
@@ -150,9 +159,10 @@ class Profile:
     levels: tuple[int, ...]
     warmup: float
     hold: float
+    ramp: float = RAMP_SECONDS
 
     def sweep(self) -> Sweep:
-        return Sweep(self.levels, self.warmup, self.hold)
+        return Sweep(self.levels, self.warmup, self.hold, self.ramp)
 
 
 @dataclass(frozen=True)
@@ -333,6 +343,19 @@ def _env_seconds(env: Mapping[str, str], key: str, default: float, allow_zero: b
     return value
 
 
+def _env_ramp(env: Mapping[str, str], default: float) -> float:
+    raw = env.get(RAMP_ENV)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CatalogueError(f"{RAMP_ENV} must be a number of seconds; got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise CatalogueError(f"{RAMP_ENV} must be more than 0 seconds; got {raw!r}")
+    return value
+
+
 def _whole_seconds(*, allow_zero: bool) -> Callable[[float], float]:
     """The catalogue's check of a warm-up (``allow_zero``) or a hold, for pydantic."""
 
@@ -437,11 +460,24 @@ class _ProfileEntry(BaseModel):
     levels: Annotated[list[Count], Field(min_length=1), AfterValidator(_rising)]
     warmup: Annotated[float, AfterValidator(_whole_seconds(allow_zero=True))]
     hold: Annotated[float, AfterValidator(_whole_seconds(allow_zero=False))]
+    # Seconds to start a level's users: a spread start keeps them out of step, where a burst
+    # start would send their requests in waves (10,000 users of a 5 s wait all at once).
+    ramp: Annotated[float, Field(gt=0)] = RAMP_SECONDS
 
     @model_validator(mode="after")
     def _something_to_run(self) -> _ProfileEntry:
         if not self.scenarios and self.map is None:
             raise catalogues.Invalid("a profile names scenarios, a map, or both", "scenarios")
+        return self
+
+    @model_validator(mode="after")
+    def _ramp_within_warmup(self) -> _ProfileEntry:
+        if self.ramp > RAMP_SECONDS and self.ramp > self.warmup:
+            raise catalogues.Invalid(
+                f"the ramp ({self.ramp:g} s) must end within the warm-up ({self.warmup:g} s), "
+                "or the hold would measure users still starting",
+                "ramp",
+            )
         return self
 
     def profile(self, name: str, maps: Mapping[str, DecisionMap]) -> Profile:
@@ -454,6 +490,7 @@ class _ProfileEntry(BaseModel):
             tuple(self.levels),
             self.warmup,
             self.hold,
+            self.ramp,
         )
 
 

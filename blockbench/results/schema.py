@@ -254,6 +254,9 @@ class Environment(Model):
     target_cpus: list[int] | None
     generator_cpus: list[int] | None
     pinning: str
+    # The open-files limit the run's processes inherited (raised to the hard limit where it was
+    # lower): each connection in flight takes one at the generator and one at the target.
+    open_files_limit: int | None = None
 
 
 class Source(Model):

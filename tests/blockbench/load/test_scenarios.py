@@ -44,6 +44,7 @@ def test_catalogue_has_every_workload_of_the_issue(catalogue: scenarios.Catalogu
         "blocking-bug",
         "paterson",
         "grinberg",
+        "c10k",
         # The decision map's cells, row by row (CPU), each row by wait.
         *(f"map-{wait}ms-{cpu}ms" for cpu in ("0", "0.5", "2", "10") for wait in WAITS),
     ]
@@ -53,6 +54,7 @@ def test_catalogue_has_every_workload_of_the_issue(catalogue: scenarios.Catalogu
         "http-client",
         "map",
         "replications",
+        "c10k",
         "tiny",
     }
     assert catalogue.profile().name == "quick"
@@ -118,6 +120,7 @@ def test_full_runs_everything(catalogue: scenarios.Catalogue) -> None:
     special = {
         "paterson",
         "grinberg",
+        "c10k",
         *(cell.scenario for cell in catalogue.maps["decision"].cells),
     }
     assert {step.scenario.name for step in steps} == set(catalogue.scenarios) - special
@@ -127,6 +130,25 @@ def test_full_runs_everything(catalogue: scenarios.Catalogue) -> None:
     # Its max_level drops the levels where a blocked event loop only times out.
     assert {step.sweep.levels for step in blocking} == {(1, 10, 50, 100)}
     assert len(steps) == 8 * len(MATRIX) + len(blocking)
+
+
+def test_c10k_holds_10000_waits_on_one_target_per_model(
+    catalogue: scenarios.Catalogue,
+) -> None:
+    steps = _steps(catalogue, "c10k")
+    by_name = {target.name: target for target in TARGETS}
+    assert {step.scenario.name for step in steps} == {"c10k"}
+    assert {step.sweep.levels for step in steps} == {(10000,)}
+    # 10,000 users each waiting 10 s: 1,000 req/s at most, the bound a server can reach.
+    (request,) = catalogue.scenario("c10k").requests
+    assert request.params == {"ms": 10000}
+    models = {by_name[step.target].model for step in steps}
+    assert models == {"processes", "threads", "green-threads", "event-loop"}
+    # The ramp spreads the users over one wait, and the warm-up outlasts the ramp and a first
+    # wait, so the hold sees the steady cycle.
+    profile = catalogue.profile("c10k")
+    assert profile.ramp == 10 and profile.warmup > profile.ramp + 10
+    assert {step.sweep.ramp for step in steps} == {10}
 
 
 def test_tiny_is_two_short_runs(catalogue: scenarios.Catalogue) -> None:
@@ -256,7 +278,10 @@ def test_a_tag_no_target_has_is_named_with_its_entry(catalogue: scenarios.Catalo
 def test_unknown_profile_lists_the_profiles(catalogue: scenarios.Catalogue) -> None:
     with pytest.raises(
         CatalogueError,
-        match="no profile 'quik'; the profiles: quick, full, http-client, map, replications, tiny",
+        match=(
+            "no profile 'quik'; the profiles: quick, full, http-client, map, replications, "
+            "c10k, tiny"
+        ),
     ):
         catalogue.profile("quik")
 
@@ -475,6 +500,12 @@ BAD_DATA: list[tuple[str, object, str]] = [
         "profile 'quick': warmup: input should be a valid number, got '1s'",
     ),
     ("profiles.quick.explanation", 3, "profile 'quick': explanation: input should be a valid str"),
+    ("profiles.quick.ramp", 0, "profile 'quick': ramp: input should be greater than 0, got 0"),
+    (
+        "profiles.c10k.ramp",
+        30,
+        "profile 'c10k': ramp: the ramp (30 s) must end within the warm-up (22 s), or the hold",
+    ),
     (
         "profiles.quick.hold_seconds",
         3,
@@ -574,6 +605,15 @@ def test_sweep_visits_every_level_in_order_and_then_ends(
 def test_sweep_env_round_trips() -> None:
     sweep = Sweep((1, 10, 50), warmup=3, hold=7)
     assert Sweep.from_env(sweep.env()) == sweep
+    spread = Sweep((10000,), warmup=22, hold=20, ramp=10)
+    assert Sweep.from_env(spread.env()) == spread
+
+
+def test_a_ramp_starts_a_levels_users_over_its_seconds() -> None:
+    assert Sweep((100,), warmup=1, hold=2).spawn_rate(100) == 100 / scenarios.RAMP_SECONDS
+    assert Sweep((10000,), warmup=22, hold=20, ramp=10).spawn_rate(10000) == 1000
+    # Never slower than a user a second, which Locust would take as no spawning at all.
+    assert Sweep((1,), warmup=22, hold=20, ramp=10).spawn_rate(1) == 1
 
 
 def test_sweep_defaults_to_the_default_profile_or_the_named_one() -> None:
@@ -600,6 +640,8 @@ def test_sweep_override_may_be_one_process_share_of_each_level() -> None:
         ({"BLOCKBENCH_HOLD": "1.5"}, "once a second, 1 or more; got 1.5"),
         ({"BLOCKBENCH_HOLD": "3s"}, "BLOCKBENCH_HOLD must be a number of seconds; got '3s'"),
         ({"BLOCKBENCH_PROFILE": "slow"}, "no profile 'slow'"),
+        ({"BLOCKBENCH_RAMP": "0"}, "BLOCKBENCH_RAMP must be more than 0 seconds; got '0'"),
+        ({"BLOCKBENCH_RAMP": "soon"}, "BLOCKBENCH_RAMP must be a number of seconds; got 'soon'"),
     ],
 )
 def test_bad_sweep_override_names_the_variable(env: dict[str, str], message: str) -> None:
