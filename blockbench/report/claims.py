@@ -16,6 +16,9 @@ from typing import Any
 
 from blockbench.report import evidence, findings
 from blockbench.report.findings import (
+    AT_BOUND,
+    C10K,
+    C10K_USERS,
     CPU,
     FEW_THREADS,
     GRINBERG,
@@ -234,5 +237,22 @@ CLAIMS: tuple[Claim, ...] = (
             "replications profile)"
         ),
         test=findings.paterson,
+    ),
+    Claim(
+        key="c10k",
+        text="An event loop holds 10,000 requests at once (C10k): the reason ASGI exists.",
+        source="Dan Kegel, “The C10K problem” (1999), the question ASGI servers answer",
+        recipe=(
+            f"On {C10K} at {C10K_USERS:,} users, each waiting the same long wait, the event-loop "
+            "target nearest its bound: its req/s over the bound (users over the wait), its "
+            "processes, OS threads and memory, and the best blocking target beside it."
+        ),
+        rule=(
+            f"holds when an event-loop target's valid level reaches {AT_BOUND:.0%} of its bound; "
+            "else does not hold here."
+        ),
+        scenarios=(C10K,),
+        needs=f"{C10K} at {C10K_USERS:,} users on an event-loop target (the c10k profile)",
+        test=findings.c10k,
     ),
 )

@@ -49,6 +49,11 @@ WAITING = "io-sleep"
 CPU = "cpu"
 GRINBERG = "grinberg"
 PATERSON = "paterson"
+C10K = "c10k"
+# The C10k level, and how near its bound a level must come to count as holding it: the rest is
+# what the server's own overheads cost at that many requests in flight.
+C10K_USERS = 10_000
+AT_BOUND = 0.9
 
 Kind = Literal["holds", "holds only when", "does not hold here"]
 
@@ -452,5 +457,64 @@ def paterson(found: Evidence) -> Finding | None:
         figure,
         "does not hold here",
         f"the best non-blocking target was more than {formats.percent(TIE)} faster.",
+        links,
+    )
+
+
+def c10k(found: Evidence) -> Finding | None:
+    results = found.results.get(C10K)
+    if results is None:
+        return None
+    loops = [
+        (series, point)
+        for series in results.series
+        if series.model == "event-loop" and (point := series.at(C10K_USERS)) is not None
+    ]
+    if not loops:
+        return None
+    held = [pick for pick in loops if pick[1].valid and pick[1].aggregate.efficiency is not None]
+    links = found.chart(C10K, "throughput") + found.chart(C10K, "resources")
+    if not held:
+        reasons = "; ".join(
+            f"{series.target}: {', '.join(point.reasons)}" for series, point in loops
+        )
+        return Finding(
+            f"On {C10K} at {formats.users(C10K_USERS)}, no event-loop target had a valid level",
+            "does not hold here",
+            f"none was measured validly ({reasons}).",
+            links,
+        )
+    series, point = max(held, key=lambda pick: pick[1].aggregate.efficiency or 0.0)
+    efficiency = point.aggregate.efficiency or 0.0
+    memory = ""
+    if point.rss_mib is not None:
+        memory = (
+            f", in {formats.count(point.processes)} process(es) with "
+            f"{formats.count(point.threads)} OS threads and {formats.mib(point.rss_mib)} of "
+            f"memory: at most {formats.mib(point.mib_per_request)} per request in flight"
+        )
+    figure = (
+        f"On {C10K} at {formats.users(C10K_USERS)}, {who((series, point))} served "
+        f"{formats.percent(efficiency)} of its bound ({formats.rps(point.aggregate.ceiling_rps)} "
+        f"req/s) holding {formats.count(point.in_flight)} requests at once{memory}"
+    )
+    rival = best(results, C10K_USERS, blocking)
+    if rival is not None:
+        figure += (
+            f"; the best blocking target, {who(rival)}, served "
+            f"{formats.ratio(ratio((series, point), rival))} less"
+        )
+    if efficiency >= AT_BOUND:
+        return Finding(
+            figure,
+            "holds",
+            f"it reached {formats.percent(AT_BOUND)} of its bound or more with every request "
+            "held at once.",
+            links,
+        )
+    return Finding(
+        figure,
+        "does not hold here",
+        f"no event-loop target reached {formats.percent(AT_BOUND)} of its bound at that level.",
         links,
     )

@@ -392,6 +392,50 @@ def test_paterson(uvicorn: float, verdict: str) -> None:
     )
 
 
+# An event loop holds 10,000 requests at once.
+
+
+def c10k_run(efficiency: float) -> Run:
+    """c10k at 10,000 users, each target at ``efficiency`` of its bound and every level valid
+    (the synthetic generator would call a level this fast saturated)."""
+    run = make_run(
+        "20250501-101500-c10k",
+        targets=["flask-gthread", "starlette-uvicorn"],
+        scenarios={"c10k": 0.0},
+        efficiency=defaultdict(lambda: efficiency),
+        levels=(10_000,),
+        repeats=1,
+    )
+
+    def valid(cell: Cell, level: LevelResult) -> dict[str, Any]:
+        generator = level.generator.model_copy(update={"cpu_percent_max": 50.0, "saturated": False})
+        return {"generator": generator, "flags": []}
+
+    return changed(run, valid)
+
+
+@pytest.mark.parametrize(("efficiency", "verdict"), [(0.95, "holds"), (0.85, "does not hold here")])
+def test_c10k_holds_when_an_event_loop_reaches_its_bound(efficiency: float, verdict: str) -> None:
+    found = measured(c10k_run(efficiency), "c10k")
+    assert found.verdict == verdict
+    assert found.figure.startswith("On c10k at 10,000 users, starlette-uvicorn (")
+    served = re.search(r"served (\d+)% of its bound \(1,000 req/s\)", found.figure)
+    assert served and abs(int(served.group(1)) / 100 - efficiency) < 0.03
+    assert "holding 10,000 requests at once" in found.figure
+    assert "per request in flight" in found.figure
+    assert "the best blocking target, flask-gthread" in found.figure
+
+
+def test_c10k_without_a_valid_event_loop_level_says_why() -> None:
+    run = c10k_run(0.95)
+    flagged = changed(run, lambda cell, level: {"flags": ["failures_above_threshold"]})
+    found = measured(flagged, "c10k")
+    assert found.verdict == "does not hold here"
+    assert "no event-loop target had a valid level" in found.figure
+    assert "starlette-uvicorn: " in found.reason
+    assert finding(run_of(["starlette-uvicorn"], WAIT), "c10k") is None
+
+
 # The page.
 
 
