@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -83,19 +83,7 @@ class Point:
     @property
     def reasons(self) -> tuple[str, ...]:
         """Why repeats were not results, in words; on a valid point, the repeats left out."""
-        reasons: list[str] = []
-        raised = {flag for level in self.repeats for flag in level.flags}
-        # The known flags in their order, then any this blockbench has no words for.
-        for flag in [*_FLAG_ORDER, *sorted(raised - set(_FLAG_ORDER))]:
-            flagged = [level for level in self.repeats if flag in level.flags]
-            if flagged:
-                text = _reason(flag, flagged, self.cores)
-                if len(flagged) < len(self.repeats):
-                    text += f" in {len(flagged)} of {len(self.repeats)} repeats"
-                reasons.append(text)
-        if not self.valid and not reasons:
-            reasons.append("marked not valid by the run")
-        return tuple(reasons)
+        return reasons(self.repeats, self.valid, self.cores)
 
     @property
     def requests(self) -> int:
@@ -340,6 +328,24 @@ def _reason(flag: str, levels: list[LevelResult], cores: int) -> str:
             "free sender, so the offered rate was not the one scheduled"
         )
     return f"flagged {flag.replace('_', ' ')}"
+
+
+def reasons(repeats: Sequence[LevelResult], valid: bool, cores: int = 1) -> tuple[str, ...]:
+    """Why a level's repeats were not results, in words, the known flags in their order; on a
+    valid level, the repeats left out."""
+    found: list[str] = []
+    raised = {flag for level in repeats for flag in level.flags}
+    # The known flags in their order, then any this blockbench has no words for.
+    for flag in [*_FLAG_ORDER, *sorted(raised - set(_FLAG_ORDER))]:
+        flagged = [level for level in repeats if flag in level.flags]
+        if flagged:
+            text = _reason(flag, flagged, cores)
+            if len(flagged) < len(repeats):
+                text += f" in {len(flagged)} of {len(repeats)} repeats"
+            found.append(text)
+    if not valid and not found:
+        found.append("marked not valid by the run")
+    return tuple(found)
 
 
 @functools.cache
