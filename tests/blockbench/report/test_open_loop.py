@@ -14,7 +14,7 @@ from blockbench.report import site as report
 from blockbench.report.open_loop import OBJECTIVE_MS, Curve, crossing, interpolate
 from blockbench.report.points import catalogue_targets
 from blockbench.results import save_run
-from tests.blockbench.report.open_loop_runs import HOCKEY, LATE, Step, make_open_loop_run
+from tests.blockbench.report.open_loop_runs import HOCKEY, LATE, Step, level, make_open_loop_run
 from tests.blockbench.synthetic import make_run
 
 
@@ -67,9 +67,8 @@ def test_invalid_levels_are_never_read_for_a_crossing() -> None:
     assert (found.under.users, found.over.users) == (40, 80)
     assert found.highest is not None and found.highest.users == 80
     # A level under the objective but invalid is no highest valid rate either.
-    assert crossing(curve(Step(10, 100.0, 90.0), Step(20, 200.0, 90.0, ("no_successes",))).rates)
-    never = curve(Step(10, 100.0, 90.0), Step(20, 200.0, 90.0, ("no_successes",))).crossing
-    assert never.text == "not crossed up to 10 req/s"
+    never = curve(Step(10, 100.0, 90.0), Step(20, 200.0, 90.0, ("no_successes",)))
+    assert crossing(never.rates).text == "not crossed up to 10 req/s"
 
 
 def test_a_target_with_no_valid_level_has_no_crossing() -> None:
@@ -84,13 +83,15 @@ def test_a_target_with_no_valid_level_has_no_crossing() -> None:
 
 def test_repeats_are_read_by_their_median() -> None:
     run = make_open_loop_run({"flask-sync": (Step(10, 100.0, 90.0),)}, repeats=3)
-    levels = [cell.levels[0] for cell in run.cells]
-    for level, p99 in zip(levels, (100.0, 400.0, 2000.0), strict=True):
-        assert level.open_loop is not None and level.open_loop.corrected is not None
-        object.__setattr__(level.open_loop.corrected, "p99", p99)
-    (view,) = open_loop.views(run)
+    cells = [
+        cell.model_copy(update={"levels": [level(cell.levels[0], Step(10, p99, p99 / 2))]})
+        for cell, p99 in zip(run.cells, (2000.0, 100.0, 400.0), strict=True)
+    ]
+    (view,) = open_loop.views(run.model_copy(update={"cells": cells}))
     (rate,) = view.curves[0].rates
+    assert len(rate.repeats) == 3
     assert rate.corrected(open_loop.p99) == 400.0
+    assert rate.service(open_loop.p99) == 200.0
 
 
 def test_each_sentence_reads_the_chart_from_the_data() -> None:
