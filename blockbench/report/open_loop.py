@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from blockbench import formats
-from blockbench.report.points import catalogue_targets, median, reasons
+from blockbench.report.points import catalogue_targets, median, open_loop, reasons
 from blockbench.results import LevelResult, OpenLoop, Percentiles, Run
 
 # The page, beside the run's overview.
@@ -249,10 +249,22 @@ class ScenarioView:
         """Every rate any target was offered, rising."""
         return tuple(sorted({rate.users for curve in self.curves for rate in curve.rates}))
 
+    @property
+    def headline(self) -> str:
+        """Each target's crossing in one sentence, for the index of runs."""
+        crossings = "; ".join(
+            f"{curve.target} ({curve.model or 'unknown'}) {curve.crossing.text}"
+            for curve in self.curves
+        )
+        return (
+            f"{self.scenario} at arrival rates, where p99 from the intended send crosses "
+            f"{formats.duration(self.objective_ms)}: {crossings}."
+        )
+
 
 def present(run: Run) -> bool:
     """Whether the run has any open-loop level."""
-    return any(level.open_loop for cell in run.cells for level in cell.levels)
+    return any(open_loop(cell) for cell in run.cells)
 
 
 def views(run: Run, objective_ms: float = OBJECTIVE_MS) -> tuple[ScenarioView, ...]:

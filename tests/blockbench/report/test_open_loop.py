@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from blockbench.report import open_loop, open_loop_charts, palette
+from blockbench.report import open_loop, open_loop_charts, palette, points, verdict
 from blockbench.report import site as report
 from blockbench.report.open_loop import OBJECTIVE_MS, Curve, crossing, interpolate
 from blockbench.report.points import catalogue_targets
 from blockbench.results import save_run
+from blockbench.results.aggregates import aggregate
 from tests.blockbench.report.open_loop_runs import HOCKEY, LATE, Step, level, make_open_loop_run
 from tests.blockbench.synthetic import make_run
 
@@ -190,3 +191,47 @@ def test_a_rebuild_without_open_loop_levels_removes_the_page(tmp_path: Path) -> 
     report.build_site(results, site)
     assert not page.exists()
     assert open_loop.PAGE not in (site / "index.html").read_text()
+
+
+def test_the_closed_loop_pages_leave_open_loop_levels_out(tmp_path: Path) -> None:
+    run = make_open_loop_run(HOCKEY)
+    assert points.scenarios(run) == ()
+    assert points.open_loop_scenarios(run) == {"io-sleep"}
+    results, site = tmp_path / "results", tmp_path / "reports"
+    save_run(results / run.run_id, run)
+    overview = report.build_site(results, site)
+    text = overview.read_text()
+    assert not list(overview.parent.glob("scenario-*.html"))
+    assert "0 scenarios and 1 at arrival rates on" in text
+    assert "10, 20, 40, 80, 160, 320, 640 req/s (arrival rates);" in text
+    assert "not here: io-sleep." in text and 'class="verdict"' not in text
+    # The index reads its crossings, rather than "no scenario has results".
+    (view,) = open_loop.views(run)
+    assert verdict.headline(run) == view.headline
+    assert view.headline == (
+        "io-sleep at arrival rates, where p99 from the intended send crosses 1 s: flask-sync "
+        "(processes) ~29.9 req/s; flask-gthread (threads) not crossed up to 320 req/s; "
+        "starlette-uvicorn (event-loop) below the lowest valid rate, 10 req/s."
+    )
+    assert view.headline in (site / "index.html").read_text()
+
+
+def test_a_scenario_with_both_kinds_of_level_keeps_its_closed_loop_levels_alone() -> None:
+    closed = make_run(scenarios={"io-sleep": 0.0}, repeats=1)
+    rates = make_open_loop_run(HOCKEY)
+    cells = [
+        *closed.cells,
+        *(cell.model_copy(update={"repeat": 2}) for cell in rates.cells),
+    ]
+    run = closed.model_copy(update={"cells": cells, "aggregates": aggregate(cells)})
+    (results,) = points.scenarios(run)
+    assert results.users == (1, 20, 100)
+    assert all(
+        not point_level.open_loop
+        for s in results.series
+        for p in s.points
+        for point_level in p.repeats
+    )
+    assert points.open_loop_scenarios(run) == frozenset()
+    (view,) = open_loop.views(run)
+    assert [rate.users for rate in view.curves[0].rates] == [10, 20, 40, 80, 160]
