@@ -26,6 +26,14 @@ def ms(value: float | None) -> str:
     return f"{value:.1f} ms"
 
 
+def duration(value_ms: float | None) -> str:
+    """A latency in the unit that reads at its size: 120 ms, 1.5 s, 12 s."""
+    if value_ms is None or value_ms < 1000:
+        return ms(value_ms)
+    seconds = value_ms / 1000
+    return f"{seconds:,.0f} s" if seconds >= 10 else f"{seconds:.2g} s"
+
+
 def ratio(value: float | None) -> str:
     if value is None:
         return MISSING

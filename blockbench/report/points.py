@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -83,19 +83,7 @@ class Point:
     @property
     def reasons(self) -> tuple[str, ...]:
         """Why repeats were not results, in words; on a valid point, the repeats left out."""
-        reasons: list[str] = []
-        raised = {flag for level in self.repeats for flag in level.flags}
-        # The known flags in their order, then any this blockbench has no words for.
-        for flag in [*_FLAG_ORDER, *sorted(raised - set(_FLAG_ORDER))]:
-            flagged = [level for level in self.repeats if flag in level.flags]
-            if flagged:
-                text = _reason(flag, flagged, self.cores)
-                if len(flagged) < len(self.repeats):
-                    text += f" in {len(flagged)} of {len(self.repeats)} repeats"
-                reasons.append(text)
-        if not self.valid and not reasons:
-            reasons.append("marked not valid by the run")
-        return tuple(reasons)
+        return reasons(self.repeats, self.valid, self.cores)
 
     @property
     def requests(self) -> int:
@@ -218,16 +206,32 @@ class ScenarioResults:
 
 
 def scenarios(run: Run) -> tuple[ScenarioResults, ...]:
-    """The run by scenario in the run's order, each target in the run's order."""
+    """The run by scenario in the run's order, each target in the run's order.
+
+    Closed-loop levels alone: an open-loop level is a rate of arrivals, not a number of users,
+    and has a page of its own (open_loop.py); a scenario measured only so is left out here.
+    """
     cores = len(run.environment.target_cpus or []) or 1
+    closed = [cell for cell in run.cells if not open_loop(cell)]
+    # The aggregates of arrival rates alone are left out. A rate equal to a closed-loop level of
+    # the same target (only a merged run could hold both) keeps the aggregate the run recorded
+    # for the two together; its point's repeats are the closed-loop ones.
+    rates = {
+        (cell.scenario, cell.target, level.users) for cell in run.cells for level in cell.levels
+    }
+    rates -= {(cell.scenario, cell.target, level.users) for cell in closed for level in cell.levels}
     cells: dict[tuple[str, str], list[Cell]] = {}
-    for cell in sorted(run.cells, key=lambda cell: cell.repeat):
+    for cell in sorted(closed, key=lambda cell: cell.repeat):
         cells.setdefault((cell.scenario, cell.target), []).append(cell)
     aggregates: dict[tuple[str, str], list[Aggregate]] = {}
     for aggregate in sorted(run.aggregates, key=lambda aggregate: aggregate.users):
-        aggregates.setdefault((aggregate.scenario, aggregate.target), []).append(aggregate)
+        if (aggregate.scenario, aggregate.target, aggregate.users) not in rates:
+            aggregates.setdefault((aggregate.scenario, aggregate.target), []).append(aggregate)
     found: list[ScenarioResults] = []
-    for scenario in _ordered(run.scenarios, (cell.scenario for cell in run.cells)):
+    left_out = open_loop_scenarios(run)
+    for scenario in _ordered(run.scenarios, (cell.scenario for cell in closed)):
+        if scenario in left_out:
+            continue
         targets = _ordered(run.targets, (t for s, t in cells if s == scenario))
         series = tuple(
             _series(cells[scenario, target], aggregates.get((scenario, target), []), cores)
@@ -236,6 +240,17 @@ def scenarios(run: Run) -> tuple[ScenarioResults, ...]:
         )
         found.append(ScenarioResults(scenario, series))
     return tuple(found)
+
+
+def open_loop(cell: Cell) -> bool:
+    """Whether the cell's levels are arrival rates (open loop) rather than users."""
+    return any(level.open_loop for level in cell.levels)
+
+
+def open_loop_scenarios(run: Run) -> frozenset[str]:
+    """The scenarios the run measured in open loop alone: no closed-loop cell of theirs."""
+    closed = {cell.scenario for cell in run.cells if not open_loop(cell)}
+    return frozenset(cell.scenario for cell in run.cells if open_loop(cell)) - closed
 
 
 def _series(cells: list[Cell], aggregates: list[Aggregate], cores: int) -> Series:
@@ -340,6 +355,24 @@ def _reason(flag: str, levels: list[LevelResult], cores: int) -> str:
             "free sender, so the offered rate was not the one scheduled"
         )
     return f"flagged {flag.replace('_', ' ')}"
+
+
+def reasons(repeats: Sequence[LevelResult], valid: bool, cores: int = 1) -> tuple[str, ...]:
+    """Why a level's repeats were not results, in words, the known flags in their order; on a
+    valid level, the repeats left out."""
+    found: list[str] = []
+    raised = {flag for level in repeats for flag in level.flags}
+    # The known flags in their order, then any this blockbench has no words for.
+    for flag in [*_FLAG_ORDER, *sorted(raised - set(_FLAG_ORDER))]:
+        flagged = [level for level in repeats if flag in level.flags]
+        if flagged:
+            text = _reason(flag, flagged, cores)
+            if len(flagged) < len(repeats):
+                text += f" in {len(flagged)} of {len(repeats)} repeats"
+            found.append(text)
+    if not valid and not found:
+        found.append("marked not valid by the run")
+    return tuple(found)
 
 
 @functools.cache

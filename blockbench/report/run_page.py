@@ -14,7 +14,7 @@ from blockbench.report import catalogued, charts, client_section, migrations, pa
 from blockbench.report.charts import Chart
 from blockbench.report.client_section import Pair
 from blockbench.report.palette import Style
-from blockbench.report.points import Point, ScenarioResults, Series
+from blockbench.report.points import Point, ScenarioResults, Series, open_loop_scenarios
 from blockbench.report.points import scenarios as by_scenario
 from blockbench.report.verdict import BLOCKING_MODELS, Verdict, verdict
 from blockbench.results import (
@@ -112,6 +112,8 @@ def context(run: Run) -> dict[str, Any]:
         "client_profile": _client_profile(),
         "client_profile_targets": _client_profile_targets(),
         "looks": looks,
+        # Scenarios measured at arrival rates alone: on the open-loop page, not as sections.
+        "open_loop_only": [name for name in run.scenarios if name in open_loop_scenarios(run)],
         "command": shlex.join(run.command),
         # A merged run: each source run's scenarios and its exact command.
         "sources": [(source, shlex.join(source.command)) for source in run.sources],

@@ -9,6 +9,7 @@ copies chosen runs into the published one, ``reports/``, which is committed:
     runs/<run>/scenario-<n>.html  one scenario of it: charts, caps, memory, every level
     runs/<run>/map.html        its decision map, where it measured one
     runs/<run>/replications.html  the peers' benchmarks replayed, where it measured them
+    runs/<run>/open_loop.html  latency against arrival rate, where it has open-loop levels
     runs/<run>/claims.html     the essay's claims, each with the figure that tests it
     runs/<run>/run.json        its results, so anyone can check a number
     compare/<a>--vs--<b>/      two runs side by side (blockbench compare)
@@ -33,7 +34,16 @@ import jinja2
 
 from blockbench import formats
 from blockbench.errors import BlockbenchError
-from blockbench.report import claims, decision_map, map_charts, replications, run_page, verdict
+from blockbench.report import (
+    claims,
+    decision_map,
+    map_charts,
+    open_loop,
+    open_loop_charts,
+    replications,
+    run_page,
+    verdict,
+)
 from blockbench.results import RUN_FILE, ResultsError, Run, load_run
 
 RESULTS_DIR = Path("results")
@@ -51,9 +61,11 @@ SCENARIO_PAGES = "scenario-*.html"
 # A run's pages beyond its scenarios, each built only where the run has what it shows (and
 # removed on a rebuild where it no longer has); claims.html is built by blockbench.report.claims.
 MAP_PAGE, REPLICATIONS_PAGE, CLAIMS_PAGE = decision_map.PAGE, replications.PAGE, claims.PAGE
+OPEN_LOOP_PAGE = open_loop.PAGE
 EXTRA_PAGES = {
     MAP_PAGE: "The decision map",
     REPLICATIONS_PAGE: "The peers' benchmarks, replicated",
+    OPEN_LOOP_PAGE: "Latency against arrival rate",
     CLAIMS_PAGE: "The claims, measured",
 }
 # The stylesheet, the page script, and plotly.js: not the 4.8 MB bundle of every trace type
@@ -150,7 +162,24 @@ def build_run_page(folder: Path, out_dir: Path) -> Path:
             extras=extras,
             **shown,
         )
-    for name in (MAP_PAGE, REPLICATIONS_PAGE):
+    if OPEN_LOOP_PAGE in built:
+        looks = shown["looks"]
+        drawn_open = [
+            (view, open_loop_charts.charts(view, looks, f"open-loop-{index}"))
+            for index, view in enumerate(open_loop.views(run))
+        ]
+        render(
+            "open_loop.html",
+            page_dir / OPEN_LOOP_PAGE,
+            base="../../",
+            scenarios=drawn_open,
+            objective=formats.duration(open_loop.OBJECTIVE_MS),
+            percentiles=open_loop.PERCENTILES,
+            offered=open_loop.rate_words,
+            extras=extras,
+            **shown,
+        )
+    for name in (MAP_PAGE, REPLICATIONS_PAGE, OPEN_LOOP_PAGE):
         if name not in built:
             (page_dir / name).unlink(missing_ok=True)
     # After the other pages beside it, which it links when they are there; gone when the run
@@ -164,6 +193,7 @@ def extra_pages(run: Run) -> list[tuple[str, str]]:
     present = {
         MAP_PAGE: decision_map.present,
         REPLICATIONS_PAGE: replications.present,
+        OPEN_LOOP_PAGE: open_loop.present,
         CLAIMS_PAGE: claims.present,
     }
     return [(name, title) for name, title in EXTRA_PAGES.items() if present[name](run)]
@@ -257,6 +287,7 @@ def _templates() -> jinja2.Environment:
     environment.filters.update(
         rps=formats.rps,
         ms=formats.ms,
+        duration=formats.duration,
         ratio=formats.ratio,
         percent=formats.percent,
         change=formats.change,

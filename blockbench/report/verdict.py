@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from blockbench import formats
-from blockbench.report import catalogued
+from blockbench.report import catalogued, open_loop
 from blockbench.report.points import Point, ScenarioResults, Series, scenarios
 from blockbench.results import Aggregate, Run
 
@@ -64,7 +64,11 @@ def headline(run: Run) -> str:
     for item in found:
         if item.reference_users is not None:
             return item.sentence
-    return found[0].sentence if found else "No scenario has results yet."
+    if found:
+        return found[0].sentence
+    # A run measured at arrival rates alone: its open-loop page's crossings.
+    rates = open_loop.views(run)
+    return rates[0].headline if rates else "No scenario has results yet."
 
 
 def reference_users(results: ScenarioResults) -> int | None:

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from blockbench.report import claims
+from blockbench.report import claims, open_loop
 from blockbench.report import site as report
 from blockbench.results import Run, save_run
 from tests.blockbench.report.browser import Browser, Page
 from tests.blockbench.report.map_runs import OURS, DecisionMap, known, make_map_run
+from tests.blockbench.report.open_loop_runs import HOCKEY, make_open_loop_run
 from tests.blockbench.synthetic import make_client_run, make_run
 
 ARTIFACTS = Path(__file__).parents[3] / "test-artifacts" / "report"
@@ -270,3 +271,21 @@ def test_the_decision_map_draws_its_heatmaps_and_finds_an_endpoint(
     replicated.wait_until("document.body.dataset.charts === 'drawn'")
     assert_clean(replicated, tmp_path / "reports")
     replicated.screenshot(ARTIFACTS / "replications.png", full_page=True)
+
+
+def test_the_open_loop_page_draws_its_hockey_sticks(browser: Browser, tmp_path: Path) -> None:
+    run = make_open_loop_run(HOCKEY)
+    page = _drawn(browser, tmp_path, run, open_loop.PAGE)
+    # Per scenario: the p99 chart (with the objective and the crossings), the p50 one.
+    assert page.evaluate("document.querySelectorAll('.chart').length") == 2
+    legend = page.evaluate(
+        "Array.from(document.querySelectorAll('#open-loop-0-p99 .legendtext'))"
+        ".map(t => t.textContent)"
+    )
+    assert "the objective: p99 under 1 s" in legend
+    assert "tick: where p99 crosses the objective" in legend
+    # The first point of the first line: flask-sync at 10 req/s.
+    hover = page.evaluate(HOVER)
+    assert "offered 10 req/s" in hover and "p99 from the intended send 110 ms" in hover
+    assert_clean(page, tmp_path / "reports")
+    page.screenshot(ARTIFACTS / "open-loop.png", full_page=True)
