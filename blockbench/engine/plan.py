@@ -42,6 +42,7 @@ def sweep_for(
         scenario.levels_within(levels or profile.levels),
         profile.warmup if warmup is None else warmup,
         profile.hold if hold is None else hold,
+        profile.arrivals,
     )
 
 
