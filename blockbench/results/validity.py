@@ -36,8 +36,8 @@ LATENCY_OBJECTIVE_MS = 1000.0
 LATE_TOLERANCE_MS = 10.0
 # A level with more than this share of its sends late did not offer its rate: the server saw a
 # queue held back in the generator, so its corrected latency (which still counts the wait from
-# the intended time) describes a lighter load than the one named. 1%: at most the slowest
-# hundredth of arrivals, the one the p99 reads, may have left late.
+# the intended time) describes a lighter load than the one named. 1%, as for failures: beyond
+# it the late sends reach into the p99 the level is read by.
 LATE_SHARE = 0.01
 # Past this corrected p99, ten times the objective, a target is far past saturation: its sweep
 # stops (Cell.skipped_past_saturation) rather than piling higher rates onto a server whose queue
