@@ -54,6 +54,11 @@ class StepSweep(LoadTestShape):
             self.slots = scenarios.slots_from_env()
         except scenarios.CatalogueError as exc:
             raise SystemExit(f"StepSweep: {exc}") from None
+        if self.sweep.arrivals is not None:
+            raise SystemExit(
+                "StepSweep: this sweep's levels are arrival rates, an open loop; "
+                "use loadtests/open_loop.py"
+            )
         self.stats_path = os.environ.get(scenarios.LEVEL_STATS_ENV) or None
         self.phase: scenarios.Phase | None = None
         self.departures = Departures(memory=max(self.sweep.levels))

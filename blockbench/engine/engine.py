@@ -28,7 +28,7 @@ from blockbench.engine.progress import Progress
 from blockbench.engine.sampler import TreeSampler
 from blockbench.errors import BlockbenchError
 from blockbench.load import loadgen, scenarios
-from blockbench.results import bounds, judging
+from blockbench.results import bounds, judging, validity
 from blockbench.targets import catalogue, database, launch, pinning, services, supervisor
 from blockbench.upstream import calibration as upstream_calibration
 
@@ -465,6 +465,8 @@ class Engine:
                 slots=bounds.in_flight(cell.caps),
             )
 
+            saturated: list[results.LevelResult] = []
+
             def record(level: loadgen.LevelRecord) -> None:
                 nonlocal cell
                 sampled = self._sampled(cell, level, sampler, locust, scenario, deployment)
@@ -473,12 +475,21 @@ class Engine:
                 cell = cell.model_copy(update={"levels": [*cell.levels, result]})
                 results.save_run(folder, _replace_cell(run, index, cell))
                 self.progress.level(result)
+                if validity.past_saturation(result):
+                    saturated.append(result)
 
-            self._drive(locust, sampler, record, server)
+            self._drive(locust, sampler, record, server, stop=lambda: bool(saturated))
             # Asked before the stack stops it: once stopped, no server is running.
             died = server is not None and not server.running()
         missing = cell.missing_levels
-        if missing:
+        if missing and saturated:
+            # Higher rates would only queue more onto a server this far behind.
+            cell = cell.model_copy(update={"skipped_past_saturation": missing})
+            self.progress.warn(
+                f"{cell.scenario} on {cell.target}: {saturated[0].users} req/s is far past "
+                f"saturation; levels {missing} skipped"
+            )
+        elif missing:
             why = locust.failure() or (
                 f"{cell.target} stopped answering; see logs/{key}/"
                 if died
@@ -560,10 +571,11 @@ class Engine:
         sampler: TreeSampler,
         on_level: Callable[[loadgen.LevelRecord], None],
         server: supervisor.ManagedProcess | None = None,
+        stop: Callable[[], bool] = lambda: False,
     ) -> list[loadgen.LevelRecord]:
         """Run Locust to the end of its sweep, handing over each level as it completes.
 
-        Stops early, keeping what was measured, if the target dies.
+        Stops early, keeping what was measured, if the target dies or ``stop`` says so.
         """
         records: list[loadgen.LevelRecord] = []
         with contextlib.ExitStack() as stack:
@@ -578,7 +590,7 @@ class Engine:
                 for level in locust.collect():
                     records.append(level)
                     on_level(level)
-                if finished:
+                if finished or stop():
                     break
                 if server is not None and not server.running():
                     break

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from blockbench import results
-from blockbench.load import loadgen, scenarios, stats
-from blockbench.results import bounds
+from blockbench.load import hdr, loadgen, scenarios, stats
+from blockbench.results import bounds, validity
 from blockbench.results.judging import judge
 from blockbench.results.schema import rounded
 
@@ -102,8 +102,38 @@ def level_result(
         database=_service(sampled.database, None),
         flags=[],
         histogram=histogram,
+        open_loop=open_loop(record.open_loop) if record.open_loop is not None else None,
     )
     return judge(run, cell, measured, scenario)
+
+
+def open_loop(record: loadgen.OpenLoopRecord) -> results.OpenLoop:
+    """An open-loop level's schedule and percentiles from its merged histograms; a send is
+    late past validity.LATE_TOLERANCE_MS, and one never sent by the end was late too."""
+    lateness = hdr.decode(record.lateness)
+    late = hdr.count_above_ms(lateness, validity.LATE_TOLERANCE_MS)
+    return results.OpenLoop(
+        arrivals=record.arrivals,
+        offered_rps=record.offered_rps,
+        senders=record.senders,
+        scheduled=record.scheduled,
+        late=late + max(0, record.scheduled - record.sent),
+        max_in_flight=record.max_in_flight,
+        unfinished=record.unfinished,
+        corrected=_percentiles(record.corrected),
+        service=_percentiles(record.service),
+        hdr=record.corrected,
+    )
+
+
+def _percentiles(encoded: str) -> results.Percentiles | None:
+    histogram = hdr.decode(encoded)
+    found = hdr.percentiles_ms(histogram)
+    if found is None:
+        return None
+    # Microseconds, to the histogram's 3 significant digits.
+    rounded_ms = {name: round(value, 3) for name, value in found.items()}
+    return results.Percentiles(count=hdr.count(histogram), **rounded_ms)
 
 
 def _service(sample: ServiceSample | None, calls: float | None) -> results.Service | None:

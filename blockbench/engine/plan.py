@@ -42,7 +42,8 @@ def sweep_for(
         scenario.levels_within(levels or profile.levels),
         profile.warmup if warmup is None else warmup,
         profile.hold if hold is None else hold,
-        profile.ramp,
+        ramp=profile.ramp,
+        arrivals=profile.arrivals,
     )
 
 

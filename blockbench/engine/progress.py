@@ -64,7 +64,8 @@ class Progress:
 
     def cell(self, index: int, count: int, cell: results.Cell, sweep: scenarios.Sweep) -> None:
         levels = ", ".join(map(str, sweep.levels))
-        self._where = f"[{index + 1}/{count}] {cell.scenario} on {cell.target} ({levels} users)"
+        unit = "users" if sweep.arrivals is None else f"req/s, {sweep.arrivals} arrivals"
+        self._where = f"[{index + 1}/{count}] {cell.scenario} on {cell.target} ({levels} {unit})"
         self._update(self._where)
 
     def tick(self, live_rps: float | None) -> None:
@@ -88,10 +89,22 @@ WIDTH = 80
 
 def level_lines(level: results.LevelResult) -> list[str]:
     """A finished level in lines that fit 80 columns: what it served, and against what."""
-    lines = [
-        f"  {level.scenario} · {level.target} · {formats.users(level.users):>10}: "
-        f"{formats.rps(level.rps)} req/s, p99 {formats.ms(level.latency.p99)}"
-    ]
+    open_loop = level.open_loop
+    if open_loop is None:
+        lines = [
+            f"  {level.scenario} · {level.target} · {formats.users(level.users):>10}: "
+            f"{formats.rps(level.rps)} req/s, p99 {formats.ms(level.latency.p99)}"
+        ]
+    else:
+        # An arrival rate: the latency that counts is from the intended send time.
+        corrected = open_loop.corrected.p99 if open_loop.corrected else None
+        service = open_loop.service.p99 if open_loop.service else None
+        lines = [
+            f"  {level.scenario} · {level.target} · {formats.rps(open_loop.offered_rps)} req/s "
+            f"offered: {formats.rps(level.rps)} req/s",
+            f"      p99 {formats.ms(corrected)} from the intended send, "
+            f"{formats.ms(service)} from the actual one",
+        ]
     if level.ceiling_rps is not None:
         binding = f" {level.binding}" if level.binding else ""
         efficiency = f"{level.efficiency:.2f}" if level.efficiency is not None else "-"

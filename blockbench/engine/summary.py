@@ -27,9 +27,15 @@ _MARKS = {
 }
 
 
-def _cell_text(aggregate: results.Aggregate | None, levels: list[results.LevelResult]) -> str:
+# A level not sent because a lower one was far past saturation (an open loop's sweep).
+SKIPPED = "[dim]skipped: past saturation[/]"
+
+
+def _cell_text(
+    aggregate: results.Aggregate | None, levels: list[results.LevelResult], skipped: bool = False
+) -> str:
     if aggregate is None:
-        return "-"
+        return SKIPPED if skipped else "-"
     if not aggregate.valid:
         return _invalid(levels)
     text = _rps(aggregate)
@@ -124,7 +130,11 @@ def _wide(shown: _Shown) -> Table:
         table.add_column(str(level), justify="right", no_wrap=True)
     for cell in shown.cells:
         row = [
-            _cell_text(shown.aggregate(cell, level), shown.levels_at(cell, level))
+            _cell_text(
+                shown.aggregate(cell, level),
+                shown.levels_at(cell, level),
+                skipped=level in cell.skipped_past_saturation,
+            )
             for level in shown.users
         ]
         table.add_row(_name(cell), _model(cell), *row)
@@ -143,7 +153,8 @@ def _long(shown: _Shown) -> Table:
             aggregate = shown.aggregate(cell, level)
             label = "" if index else f"{_name(cell)} [dim]{_model(cell)}[/]"
             if aggregate is None:
-                table.add_row(label, str(level), "-", "")
+                skipped = level in cell.skipped_past_saturation
+                table.add_row(label, str(level), SKIPPED if skipped else "-", "")
             elif not aggregate.valid:
                 table.add_row(label, str(level), _invalid(shown.levels_at(cell, level)), "")
             else:

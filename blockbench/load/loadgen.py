@@ -18,8 +18,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from blockbench.load import scenarios
+from blockbench.load import arrivals, hdr, scenarios
 from blockbench.load.stats import merge
 from blockbench.results import Failures
 from blockbench.targets import supervisor
@@ -27,10 +28,34 @@ from blockbench.targets.pinning import CpuBudget
 
 REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILES = ("loadtests/workloads.py", "loadtests/sweep.py")
+# An open-loop sweep's (levels that are arrival rates).
+OPEN_LOOP_LOCUSTFILES = ("loadtests/workloads.py", "loadtests/open_loop.py")
 CEILING_LOCUSTFILE = "loadtests/generator_ceiling.py"
 _STATUS_CODE = re.compile(r"code=(\d{3})")
 # How much of the end of a Locust stats history the live rate reads: many rows' worth.
 HISTORY_TAIL_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class OpenLoopRecord:
+    """What an open-loop level's processes measured of its schedule (loadtests/open_loop.py);
+    the histograms are HdrHistogram's encoding (blockbench.load.hdr), in microseconds."""
+
+    arrivals: scenarios.Arrivals
+    offered_rps: float
+    senders: int
+    # Due in the hold, and of those sent by the time the level was written.
+    scheduled: int
+    sent: int
+    # Due in the hold and unanswered when the level was written: counted in ``corrected`` at
+    # the time they had waited, a lower bound.
+    unfinished: int
+    # Summed over processes, each its own most: at most that many were out at once.
+    max_in_flight: int
+    corrected: str
+    service: str
+    # How late each send due in the hold left after its intended time.
+    lateness: str
 
 
 @dataclass(frozen=True)
@@ -52,6 +77,8 @@ class LevelRecord:
     # Successful requests per endpoint path: the mix actually sent, which a mixed scenario's
     # bound depends on; empty from older lines.
     mix: dict[str, int] = field(default_factory=dict)
+    # An open-loop level's schedule and latencies; None for a closed one.
+    open_loop: OpenLoopRecord | None = None
 
 
 def share(users: int, processes: int, index: int) -> int:
@@ -105,6 +132,44 @@ def parse_record(line: str) -> tuple[int, LevelRecord]:
         errors=errors,
         rate_rps=None if rate is None else float(rate),
         mix=mix,
+        open_loop=_open_loop(data.get("open_loop")),
+    )
+
+
+def _open_loop(data: Mapping[str, Any] | None) -> OpenLoopRecord | None:
+    if data is None:
+        return None
+    kind = data["arrivals"]
+    if kind not in scenarios.ARRIVALS:
+        raise ValueError(f"arrivals must be one of {', '.join(scenarios.ARRIVALS)}; got {kind!r}")
+    return OpenLoopRecord(
+        arrivals=kind,
+        offered_rps=float(data["offered_rps"]),
+        senders=int(data["senders"]),
+        scheduled=int(data["scheduled"]),
+        sent=int(data["sent"]),
+        unfinished=int(data["unfinished"]),
+        max_in_flight=int(data["max_in_flight"]),
+        corrected=str(data["corrected"]),
+        service=str(data["service"]),
+        lateness=str(data["lateness"]),
+    )
+
+
+def combine_open_loop(records: Sequence[OpenLoopRecord]) -> OpenLoopRecord:
+    """The processes' schedules as one: rates, senders and counts summed, histograms merged
+    exactly (each process recorded its own arrivals)."""
+    return OpenLoopRecord(
+        arrivals=records[0].arrivals,
+        offered_rps=sum(r.offered_rps for r in records),
+        senders=sum(r.senders for r in records),
+        scheduled=sum(r.scheduled for r in records),
+        sent=sum(r.sent for r in records),
+        unfinished=sum(r.unfinished for r in records),
+        max_in_flight=sum(r.max_in_flight for r in records),
+        corrected=hdr.encode(hdr.merge(r.corrected for r in records)),
+        service=hdr.encode(hdr.merge(r.service for r in records)),
+        lateness=hdr.encode(hdr.merge(r.lateness for r in records)),
     )
 
 
@@ -112,6 +177,9 @@ def combine(records: Sequence[LevelRecord], level: int) -> LevelRecord:
     """The processes' records of one level as one: counts, histograms and rates summed (the rate
     is None unless every process gave one)."""
     rates = [r.rate_rps for r in records]
+    schedules = [r.open_loop for r in records if r.open_loop is not None]
+    if schedules and len(schedules) != len(records):
+        raise ValueError(f"level {level}: some processes ran it as an open loop, some not")
     return LevelRecord(
         level=level,
         started=min(r.started for r in records),
@@ -123,6 +191,7 @@ def combine(records: Sequence[LevelRecord], level: int) -> LevelRecord:
         errors=merge([r.errors for r in records]),
         rate_rps=None if None in rates else sum(r for r in rates if r is not None),
         mix=merge([r.mix for r in records]),
+        open_loop=combine_open_loop(schedules) if schedules else None,
     )
 
 
@@ -141,7 +210,7 @@ class LocustRun:
         *,
         processes: int = 1,
         budget: CpuBudget | None = None,
-        locustfiles: Sequence[str] = LOCUSTFILES,
+        locustfiles: Sequence[str] | None = None,
         slots: int | None = None,
     ) -> None:
         self.workload = workload
@@ -150,6 +219,8 @@ class LocustRun:
         self.folder = folder
         self.count = processes
         self.budget = budget
+        if locustfiles is None:
+            locustfiles = OPEN_LOOP_LOCUSTFILES if sweep.arrivals else LOCUSTFILES
         self.locustfiles = locustfiles
         # The requests the target serves at once, where its model caps them.
         self.slots = slots
@@ -167,18 +238,29 @@ class LocustRun:
         command = [
             sys.executable, "-m", "locust", "-f", files, "--headless", "--host", self.host,
             "--csv", str(prefix), "--csv-full-history", "--loglevel", "WARNING",
-            "--exit-code-on-error", "0", "--only-summary", self.workload,
+            "--exit-code-on-error", "0", "--only-summary", self.user_class,
         ]  # fmt: skip
         # Generator processes go on the CPUs the targets do not use.
         return self.budget.wrap_rest(command) if self.budget is not None else command
 
+    @property
+    def user_class(self) -> str:
+        """The Locust class that sends the workload: its open-loop sender for an open loop."""
+        if self.sweep.arrivals is not None:
+            return arrivals.sender_class_name(self.workload)
+        return self.workload
+
     def env(self, index: int) -> dict[str, str]:
+        # Each process its share of the users, or of the arrival rate.
         levels = [share(level, self.count, index) for level in self.sweep.levels]
         env = {
             **self.sweep.env(),
             scenarios.LEVELS_ENV: ",".join(map(str, levels)),
             scenarios.LEVEL_STATS_ENV: str(self.stats_file(index)),
         }
+        if self.sweep.arrivals is not None:
+            # Each process its own stream: the sum of independent Poisson streams is one.
+            env[scenarios.SEED_ENV] = str(arrivals.DEFAULT_SEED + index)
         if self.slots is not None:
             # Each process sees about its share of the completions, so of the slots.
             env[scenarios.SLOTS_ENV] = str(max(1, share(self.slots, self.count, index)))

@@ -45,10 +45,18 @@ LEVEL_STATS_ENV = "BLOCKBENCH_LEVEL_STATS"
 # How many requests the target serves at once, where its concurrency model caps them (this Locust
 # process's share of them): the streams of completions a saturated server's rate is read from.
 SLOTS_ENV = "BLOCKBENCH_SLOTS"
+# An open-loop sweep: its levels are arrival rates (requests per second) spaced this way, and the
+# seed its schedules are drawn from (see blockbench.load.arrivals).
+ARRIVALS_ENV = "BLOCKBENCH_ARRIVALS"
+SEED_ENV = "BLOCKBENCH_SEED"
 
 # Which targets, by tags, models or apps (blockbench.load.selection); never by name.
 Targets = selection.Selector
 Stage = Literal["warmup", "hold"]
+# How an open-loop profile spaces its arrivals: exponential gaps (a Poisson process) or equal
+# ones; the results schema's Arrivals, which the Locust files cannot import.
+Arrivals = Literal["poisson", "constant"]
+ARRIVALS: tuple[Arrivals, ...] = ("poisson", "constant")
 Dependency = Literal["upstream", "database"]
 _T = TypeVar("_T")
 _N = TypeVar("_N", int, float)
@@ -101,7 +109,9 @@ class Phase:
 
 @dataclass(frozen=True)
 class Sweep:
-    """Concurrency levels walked in order, each held for a warm-up and then a measured hold."""
+    """Levels walked in order, each held for a warm-up and then a measured hold: numbers of
+    users (a closed loop), or with ``arrivals`` arrival rates in requests per second (an open
+    loop, loadtests/open_loop.py)."""
 
     levels: tuple[int, ...]
     warmup: float
@@ -112,6 +122,9 @@ class Sweep:
     def spawn_rate(self, level: int) -> float:
         """Users started per second on the way to ``level``."""
         return max(level / self.ramp, 1.0)
+
+    # Set, the levels are arrival rates in requests per second, spaced this way.
+    arrivals: Arrivals | None = None
 
     @property
     def seconds(self) -> float:
@@ -128,17 +141,20 @@ class Sweep:
 
     def env(self) -> dict[str, str]:
         """The environment that makes the Locust shape walk exactly this sweep."""
-        return {
+        env = {
             LEVELS_ENV: ",".join(map(str, self.levels)),
             WARMUP_ENV: f"{self.warmup:g}",
             HOLD_ENV: f"{self.hold:g}",
             RAMP_ENV: f"{self.ramp:g}",
         }
+        if self.arrivals is not None:
+            env[ARRIVALS_ENV] = self.arrivals
+        return env
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Sweep:
         """The sweep of the default profile (or of BLOCKBENCH_PROFILE), with BLOCKBENCH_LEVELS,
-        BLOCKBENCH_WARMUP and BLOCKBENCH_HOLD overriding its parts."""
+        BLOCKBENCH_WARMUP, BLOCKBENCH_HOLD and BLOCKBENCH_ARRIVALS overriding its parts."""
         env = os.environ if env is None else env
         base = load().profile(env.get(PROFILE_ENV) or None).sweep()
         raw_levels = env.get(LEVELS_ENV)
@@ -146,7 +162,8 @@ class Sweep:
             _env_levels(raw_levels) if raw_levels else base.levels,
             _env_seconds(env, WARMUP_ENV, base.warmup, allow_zero=True),
             _env_seconds(env, HOLD_ENV, base.hold, allow_zero=False),
-            _env_ramp(env, base.ramp),
+            ramp=_env_ramp(env, base.ramp),
+            arrivals=_env_arrivals(env, base.arrivals),
         )
 
 
@@ -160,9 +177,11 @@ class Profile:
     warmup: float
     hold: float
     ramp: float = RAMP_SECONDS
+    # Set, the levels are arrival rates in requests per second, spaced this way.
+    arrivals: Arrivals | None = None
 
     def sweep(self) -> Sweep:
-        return Sweep(self.levels, self.warmup, self.hold, self.ramp)
+        return Sweep(self.levels, self.warmup, self.hold, ramp=self.ramp, arrivals=self.arrivals)
 
 
 @dataclass(frozen=True)
@@ -301,6 +320,16 @@ def _env_levels(raw: str) -> tuple[int, ...]:
             f"got {raw!r}"
         )
     return tuple(map(int, items))
+
+
+def _env_arrivals(env: Mapping[str, str], default: Arrivals | None) -> Arrivals | None:
+    raw = (env.get(ARRIVALS_ENV) or "").strip()
+    if not raw:
+        return default
+    for arrivals in ARRIVALS:
+        if raw == arrivals:
+            return arrivals
+    raise CatalogueError(f"{ARRIVALS_ENV} must be one of {', '.join(ARRIVALS)}; got {raw!r}")
 
 
 def slots_from_env(env: Mapping[str, str] | None = None) -> int | None:
@@ -463,6 +492,8 @@ class _ProfileEntry(BaseModel):
     # Seconds to start a level's users: a spread start keeps them out of step, where a burst
     # start would send their requests in waves (10,000 users of a 5 s wait all at once).
     ramp: Annotated[float, Field(gt=0)] = RAMP_SECONDS
+    # Given, the levels are arrival rates (requests per second), not users.
+    arrivals: Arrivals | None = None
 
     @model_validator(mode="after")
     def _something_to_run(self) -> _ProfileEntry:
@@ -490,7 +521,8 @@ class _ProfileEntry(BaseModel):
             tuple(self.levels),
             self.warmup,
             self.hold,
-            self.ramp,
+            ramp=self.ramp,
+            arrivals=self.arrivals,
         )
 
 

@@ -12,6 +12,17 @@ process tree's CPU seconds over the level divided by the requests it completed (
 law, D = U / X). It is not a constant: it falls as load rises (one wake-up of an event loop or
 a gevent hub serves more requests) and rises past saturation (more sockets to poll), so a
 demand taken at one level is not a bound at another.
+
+An open-loop level (an arrival rate) is an open system: nothing but its arrivals limits it, so
+its throughput is at most the rate offered, the arrivals scheduled in the hold over the hold.
+Little's law still holds for what is in flight, N = X x R: the generator's senders are the most
+that can be (a request waits for a free one beyond them, and is counted late), so X <= senders /
+R0 is a true bound too, in the place of N / R0. With senders for 2 s of arrivals
+(blockbench.load.arrivals) it is 20 times the offered rate for 100 ms requests and never binds
+unless the senders were capped; the offered rate, or the target's own limits, bind instead.
+Completions are counted in the hold, the arrivals that answer them a service time earlier: at
+a rate the target keeps, the two differ by the Poisson noise of one service time's arrivals at
+each edge (100 ms in a 5 s hold: a 2% window), so efficiency may read a little over 1 there.
 """
 
 from __future__ import annotations
@@ -108,6 +119,17 @@ class Measured:
     # generator's CPUs, and how many CPUs those are.
     generator_demand_s: float | None = None
     generator_cpus: int | None = None
+    # An open-loop level: ``users`` are then its senders, and this its offered arrivals.
+    offered: Offered | None = None
+
+
+@dataclass(frozen=True)
+class Offered:
+    """An open-loop level's arrivals: those scheduled in its hold, and the nominal rate."""
+
+    scheduled: int
+    window_s: float
+    rate_rps: float
 
 
 @dataclass(frozen=True)
@@ -135,9 +157,20 @@ def level_bounds(path: RequestPath, measured: Measured, setting: Setting) -> lis
         bounds.append(Bound(kind=kind, name=name, rps=round(rps, 2), detail=detail))  # type: ignore[arg-type]
 
     latency = _least_latency(path, demand)
+    offered = measured.offered
+    # In flight at most the users, or an open loop's senders (Little's law; see above).
+    noun = "user" if offered is None else "sender"
     if least > 0:
-        who = _counted(measured.users, "user")
-        add("users", "users", measured.users / least, f"{who} / {latency}")
+        who = _counted(measured.users, noun)
+        add("users", f"{noun}s", measured.users / least, f"{who} / {latency}")
+    if offered is not None and offered.window_s > 0:
+        add(
+            "users",
+            "offered rate",
+            offered.scheduled / offered.window_s,
+            f"{offered.scheduled} arrivals in the {offered.window_s:g} s hold "
+            f"({formats.rps(offered.rate_rps)} req/s offered)",
+        )
     model = slots.model()
     if model is not None and least > 0:
         name, capacity = model
@@ -244,13 +277,17 @@ def generator_demand_s(level: LevelResult) -> float | None:
 def for_level(run: Run, cell: Cell, level: LevelResult, scenario: Scenario) -> list[Bound]:
     """The bounds of a recorded level, from what it and its run recorded."""
     db_demand, db_cpus = database_demand_s(level)
+    open_loop = level.open_loop
     measured = Measured(
-        level.users,
+        level.users if open_loop is None else open_loop.senders,
         cpu_demand_s(level),
         db_demand,
         db_cpus,
         generator_demand_s(level),
         level.generator.cpus,
+        None
+        if open_loop is None
+        else Offered(open_loop.scheduled, level.window_s, open_loop.offered_rps),
     )
     path = RequestPath.of(scenario, level.mix)
     return level_bounds(path, measured, setting_for(run, cell))

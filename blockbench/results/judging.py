@@ -37,6 +37,7 @@ def judge(run: Run, cell: Cell, level: LevelResult, scenario: scenarios.Scenario
         utilisation=UtilisationLaw.of(level, bounds.target_cores(run)),
         # A target the harness started is sampled; one given by URL may run anywhere.
         target_unsampled=not cell.external and level.target_resources is None,
+        open_loop=level.open_loop,
     )
     return level.model_copy(update={"flags": flags})
 

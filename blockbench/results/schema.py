@@ -71,6 +71,12 @@ class OpenLoop(Model):
         "the schedule waited on the server"
     )
     max_in_flight: int = Field(description="the most requests outstanding at once")
+    unfinished: int = Field(
+        default=0,
+        description="requests due in the hold still unanswered when the level was written; "
+        "counted in the corrected latency at the time they had waited, so its percentiles "
+        "are then lower bounds",
+    )
     # From each request's intended send time (what a user arriving then would see), and from
     # the moment it was actually sent (the server's service time); None with no success.
     corrected: Percentiles | None
@@ -216,11 +222,15 @@ class Cell(Model):
     planned_levels: list[int]
     levels: list[LevelResult] = Field(default_factory=list)
     error: str | None = None
+    # Planned open-loop levels not run because a lower one was already far past saturation
+    # (validity.past_saturation): higher rates would only queue more on a server that is not
+    # answering. Not missing, not failed: the lower level's result says why.
+    skipped_past_saturation: list[int] = Field(default_factory=list)
 
     @property
     def missing_levels(self) -> list[int]:
-        """Planned levels with no result yet, in the order planned."""
-        done = {level.users for level in self.levels}
+        """Planned levels with no result yet and not skipped, in the order planned."""
+        done = {level.users for level in self.levels} | set(self.skipped_past_saturation)
         return [level for level in self.planned_levels if level not in done]
 
 

@@ -4,7 +4,7 @@ the engine applies them as it measures, again when a run ends, and the report wo
 
 from __future__ import annotations
 
-from blockbench.results.schema import Flag, LevelResult, Model, Service
+from blockbench.results.schema import Flag, LevelResult, Model, OpenLoop, Service
 
 # A level whose failed requests exceed this share is flagged and never shown as throughput.
 FAILURE_THRESHOLD = 0.01
@@ -27,6 +27,22 @@ DATABASE_CPU_SHARE = 0.9
 UTILISATION_LAW_TOLERANCE = 0.15
 # ... or by more than this much of a core, below which the kernel's tick counters cannot tell.
 UTILISATION_LAW_FLOOR = 0.03
+# An open-loop level (an arrival rate) is read against a latency objective: the report marks the
+# rate where each model's corrected p99 crosses it.
+LATENCY_OBJECTIVE_MS = 1000.0
+# A send that leaves more than this after its intended time is late: it waited for a free
+# sender (or for the generator's own busy loop). 10 ms is 1% of the objective, and ten times the
+# gevent timer's resolution, so a loaded generator's wake-up jitter alone is not lateness.
+LATE_TOLERANCE_MS = 10.0
+# A level with more than this share of its sends late did not offer its rate: the server saw a
+# queue held back in the generator, so its corrected latency (which still counts the wait from
+# the intended time) describes a lighter load than the one named. 1%, as for failures: beyond
+# it the late sends reach into the p99 the level is read by.
+LATE_SHARE = 0.01
+# Past this corrected p99, ten times the objective, a target is far past saturation: its sweep
+# stops (Cell.skipped_past_saturation) rather than piling higher rates onto a server whose queue
+# only grows. So does a level that fell behind with every sender busy: the queue outgrew them.
+SATURATION_P99_MS = 10 * LATENCY_OBJECTIVE_MS
 
 
 def flags_for(
@@ -41,6 +57,7 @@ def flags_for(
     database: Service | None = None,
     utilisation: UtilisationLaw | None = None,
     target_unsampled: bool = False,
+    open_loop: OpenLoop | None = None,
 ) -> list[Flag]:
     """Why a level cannot be reported as a result; empty when it can."""
     flags: list[Flag] = []
@@ -61,7 +78,28 @@ def flags_for(
     if target_unsampled:
         # Without the target's CPU there is no CPU bound, nor a utilisation law to check.
         flags.append("target_unsampled")
+    if open_loop is not None and schedule_fell_behind(open_loop):
+        flags.append("schedule_fell_behind")
     return flags
+
+
+def schedule_fell_behind(open_loop: OpenLoop) -> bool:
+    """Whether more than LATE_SHARE of the level's sends left late (the one rule, for the flag
+    and the sweep's stop)."""
+    return open_loop.late > LATE_SHARE * open_loop.scheduled
+
+
+def past_saturation(level: LevelResult) -> bool:
+    """Whether an open-loop level is so far past its target's saturation that higher rates are
+    not worth sending: its corrected p99 above SATURATION_P99_MS, or its schedule behind with
+    every sender busy."""
+    open_loop = level.open_loop
+    if open_loop is None:
+        return False
+    corrected = open_loop.corrected
+    if corrected is not None and corrected.p99 > SATURATION_P99_MS:
+        return True
+    return schedule_fell_behind(open_loop) and open_loop.max_in_flight >= open_loop.senders
 
 
 class UtilisationLaw(Model):

@@ -78,6 +78,8 @@ def test_follows_the_default_profile_without_overrides() -> None:
     [
         ({scenarios.LEVELS_ENV: "1,ten"}, "BLOCKBENCH_LEVELS must be whole numbers of users"),
         ({scenarios.SLOTS_ENV: "0"}, "BLOCKBENCH_SLOTS must be a whole number of requests"),
+        # An open loop's levels are rates: users of this shape would send them as a closed loop.
+        ({scenarios.PROFILE_ENV: "open-loop"}, "this sweep's levels are arrival rates"),
     ],
 )
 def test_a_bad_override_stops_locust_with_the_variable_named(

@@ -134,6 +134,76 @@ def test_no_valid_level_beats_its_bound_and_each_names_one(tiny_run: results.Run
     assert all(aggregate.binding for aggregate in tiny_run.aggregates)
 
 
+@pytest.fixture(scope="module")
+def tiny_open_run(tmp_path_factory: pytest.TempPathFactory) -> results.Run:
+    folder = tmp_path_factory.mktemp("results")
+    marker = uuid.uuid4().hex
+    process = blockbench(
+        "run", "--profile", "tiny-open", "--results", str(folder), "--run-id", "open",
+        "--no-report", marker=marker,
+    )  # fmt: skip
+    output, _ = process.communicate(timeout=RUN_TIMEOUT)
+    assert process.returncode == 0, output
+    assert leftovers(marker) == []
+    return results.load_run(folder / "open")
+
+
+def test_an_open_loop_profile_records_arrival_rates_and_corrected_latency(
+    tiny_open_run: results.Run,
+) -> None:
+    assert tiny_open_run.status == "complete"
+    assert [cell.target for cell in tiny_open_run.cells] == ["flask-sync", "starlette-uvicorn"]
+    for cell in tiny_open_run.cells:
+        assert [level.users for level in cell.levels] == cell.planned_levels == [5, 20]
+        assert cell.error is None and cell.skipped_past_saturation == []
+        for level in cell.levels:
+            open_loop = level.open_loop
+            assert open_loop is not None, "an open-loop profile's level is an open loop"
+            assert open_loop.arrivals == "poisson"
+            assert open_loop.offered_rps == level.users
+            # Poisson arrivals over the 2 s hold: about rate x 2 of them.
+            assert 0.4 * 2 * level.users <= open_loop.scheduled <= 2 * 2 * level.users
+            assert open_loop.late == 0 and open_loop.unfinished == 0
+            assert open_loop.corrected is not None and open_loop.service is not None
+            assert open_loop.corrected.count == open_loop.scheduled
+            # Both servers keep up with 20 req/s of 100 ms waits: latency is the wait.
+            assert 100 <= open_loop.service.p50 <= open_loop.corrected.p99 < 400
+            assert open_loop.hdr is not None
+            assert level.valid, level.flags
+            # Served at the rate offered: bound by it, the arrivals in the hold over the hold
+            # (completions there answer arrivals 100 ms earlier: an edge of a few requests).
+            assert level.binding == "offered rate"
+            assert level.efficiency is not None and 0.6 <= level.efficiency <= 1.3
+
+
+def test_a_target_far_past_saturation_stops_its_open_loop_sweep(tmp_path: Path) -> None:
+    # Three sync workers serve ~29 req/s of 100 ms waits: at 200 req/s the queue grows by 170
+    # requests a second, and by the hold's end the arrivals wait seconds, past 10 s at its p99.
+    # The 400 req/s level must not be sent, and is recorded as skipped, not missing or failed.
+    marker = uuid.uuid4().hex
+    process = blockbench(
+        "run", "--profile", "tiny-open", "--targets", "flask-sync", "--levels", "5,200,400",
+        "--results", str(tmp_path), "--run-id", "saturated", "--no-report",
+        marker=marker,
+    )  # fmt: skip
+    output, _ = process.communicate(timeout=RUN_TIMEOUT)
+    assert process.returncode == 0, output
+    assert leftovers(marker) == []
+    run = results.load_run(tmp_path / "saturated")
+    (cell,) = run.cells
+    assert [level.users for level in cell.levels] == [5, 200]
+    assert cell.skipped_past_saturation == [400]
+    assert cell.error is None and cell.missing_levels == []
+    assert run.status == "complete"
+    saturated = cell.levels[-1].open_loop
+    assert saturated is not None and saturated.corrected is not None
+    assert saturated.corrected.p99 > 10_000
+    # Its 400 senders (2 s of arrivals) all held a request: the queue outgrew them.
+    assert saturated.max_in_flight == saturated.senders == 400
+    assert cell.levels[-1].rps < 40
+    assert "far past saturation" in output
+
+
 def test_interrupt_keeps_finished_levels_and_resume_completes(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
     args = [

@@ -4,14 +4,17 @@ applies)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from blockbench import results
 from blockbench.apps import contract
 from blockbench.engine.levels import Sampled, ServiceSample, level_result
-from blockbench.load.loadgen import LevelRecord
+from blockbench.load import hdr
+from blockbench.load.loadgen import LevelRecord, OpenLoopRecord
 from blockbench.load.scenarios import Request, Scenario
-from blockbench.results import bounds
+from blockbench.results import bounds, validity
 from tests.blockbench.results.test_schema import make_run
 
 # 100 ms of waiting per request, as the io-sleep scenario asks; and four upstream calls at once.
@@ -183,3 +186,103 @@ def test_the_upstreams_call_rate_follows_the_targets_throughput() -> None:
     assert (
         "upstream_bound" in level_result(run, cell, FANOUT, record(), sampled(upstream=busy)).flags
     )
+
+
+def open_record(
+    *,
+    scheduled: int = 40,
+    sent: int | None = None,
+    late_ms: tuple[float, ...] = (),
+    corrected_ms: float = 104.0,
+    max_in_flight: int = 3,
+    senders: int = 40,
+) -> LevelRecord:
+    """An open-loop level at 20 req/s: ``scheduled`` arrivals in a 2 s hold, 39 answered in it,
+    the sends ``late_ms`` late and the rest on time."""
+    sent = scheduled if sent is None else sent
+    corrected, service, lateness = hdr.new(), hdr.new(), hdr.new()
+    delays = [*late_ms, *[0.0] * (sent - len(late_ms))]
+    for delay in delays:
+        hdr.record_ms(lateness, delay)
+        hdr.record_ms(service, 102.0)
+        hdr.record_ms(corrected, corrected_ms + delay)
+    schedule = OpenLoopRecord(
+        arrivals="poisson",
+        offered_rps=20.0,
+        senders=senders,
+        scheduled=scheduled,
+        sent=sent,
+        unfinished=0,
+        max_in_flight=max_in_flight,
+        corrected=hdr.encode(corrected),
+        service=hdr.encode(service),
+        lateness=hdr.encode(lateness),
+    )
+    return replace(record(requests=39), level=20, histogram={100: 39}, open_loop=schedule)
+
+
+def test_an_open_loop_level_is_bound_by_its_offered_arrivals() -> None:
+    run, cell = sync_workers()
+    level = level_result(run, cell, WAITING, open_record(), sampled(cpu_percent=3.9))
+    assert (level.users, level.rps) == (20, 19.5)
+    open_loop = level.open_loop
+    assert open_loop is not None
+    assert (open_loop.arrivals, open_loop.offered_rps, open_loop.senders) == ("poisson", 20, 40)
+    assert (open_loop.scheduled, open_loop.late, open_loop.max_in_flight) == (40, 0, 3)
+    assert open_loop.corrected is not None and open_loop.service is not None
+    assert open_loop.corrected.count == 40
+    assert open_loop.corrected.p99 == pytest.approx(104, rel=1e-3)
+    assert open_loop.service.p99 == pytest.approx(102, rel=1e-3)
+    assert open_loop.hdr is not None and hdr.count(hdr.decode(open_loop.hdr)) == 40
+    # 40 arrivals in the 2 s hold allow 20 req/s, below the 3 workers' 29.4; the senders are
+    # what may be in flight (Little's law): 40 / 102 ms.
+    assert [(bound.name, bound.rps) for bound in level.bounds][:2] == [
+        ("offered rate", 20.0),
+        ("worker processes", 29.41),
+    ]
+    assert ("senders", 392.16) in [(bound.name, bound.rps) for bound in level.bounds]
+    assert "users" not in [bound.name for bound in level.bounds]
+    assert (level.binding, level.efficiency) == ("offered rate", 0.975)
+    assert level.flags == []
+
+
+@pytest.mark.parametrize(
+    ("late_ms", "scheduled", "sent", "late", "flagged"),
+    [
+        # Within the tolerance: not late.
+        ((9.0, 9.9), 200, 200, 0, False),
+        # Two late of 200: 1%, not more.
+        ((20.0, 500.0), 200, 200, 2, False),
+        ((20.0, 500.0, 11.0), 200, 200, 3, True),
+        # Never sent by the end: late as well.
+        ((), 200, 197, 3, True),
+    ],
+)
+def test_sends_past_the_tolerance_are_late_and_too_many_flag_the_level(
+    late_ms: tuple[float, ...], scheduled: int, sent: int, late: int, flagged: bool
+) -> None:
+    run, cell = sync_workers()
+    raw = open_record(late_ms=late_ms, scheduled=scheduled, sent=sent)
+    level = level_result(run, cell, WAITING, raw, sampled(cpu_percent=3.9))
+    assert level.open_loop is not None and level.open_loop.late == late
+    assert ("schedule_fell_behind" in level.flags) is flagged
+
+
+def test_a_level_far_past_saturation_stops_the_sweep() -> None:
+    run, cell = sync_workers()
+
+    def judged(raw: LevelRecord) -> results.LevelResult:
+        return level_result(run, cell, WAITING, raw, sampled(cpu_percent=3.9))
+
+    assert not validity.past_saturation(judged(open_record()))
+    # A corrected p99 past ten times the 1 s objective.
+    assert validity.past_saturation(judged(open_record(corrected_ms=12_000)))
+    assert not validity.past_saturation(judged(open_record(corrected_ms=9_000)))
+    # Behind schedule with every sender busy: the queue outgrew them.
+    behind = open_record(scheduled=200, sent=150, max_in_flight=40)
+    assert validity.past_saturation(judged(behind))
+    # Behind with senders free (the generator's own loop was late): not the server's queue.
+    free = open_record(scheduled=200, sent=150, max_in_flight=12)
+    assert not validity.past_saturation(judged(free))
+    # A closed level never.
+    assert not validity.past_saturation(judged(record()))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from blockbench.engine import progress
-from blockbench.results import LevelResult
+from blockbench.results import LevelResult, OpenLoop, Percentiles
 from tests.blockbench.synthetic import make_run, without_bounds
 
 
@@ -68,3 +68,24 @@ def test_a_line_wider_than_the_console_is_not_broken() -> None:
 def test_a_level_without_bounds_prints_no_bound() -> None:
     cell = without_bounds(make_run()).cells[0]
     assert len(printed(cell.levels[0])) == 1
+
+
+def test_an_open_loop_level_reads_as_a_rate_with_its_corrected_latency() -> None:
+    def percentiles(p99: float) -> Percentiles:
+        return Percentiles(count=400, p50=101.0, p90=150.0, p99=p99, p999=p99, max=p99)
+
+    schedule = OpenLoop(
+        arrivals="poisson",
+        offered_rps=80.0,
+        senders=160,
+        scheduled=400,
+        late=0,
+        max_in_flight=40,
+        corrected=percentiles(2500.0),
+        service=percentiles(180.0),
+    )
+    open_level = level(20).model_copy(update={"users": 80, "open_loop": schedule})
+    served, latency, bound = printed(open_level)
+    assert served.startswith("  io-sleep · flask-sync · 80.0 req/s offered: 28.")
+    assert latency == "      p99 2,500 ms from the intended send, 180 ms from the actual one"
+    assert bound.startswith("      (bound ")

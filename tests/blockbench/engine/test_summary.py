@@ -82,3 +82,28 @@ def test_at_80_columns_no_number_is_cut_and_the_widest_run_goes_a_row_per_level(
     assert any(row.startswith("20 ") for row in rows)
     # Where the wide layout fits, it stays.
     assert "model (capacity)" in wide and "model (capacity)" not in narrow
+
+
+def test_levels_skipped_past_saturation_say_so_rather_than_look_missing() -> None:
+    run = make_run()
+    # flask-sync's io-sleep levels from 100 on, as if its sweep had stopped below them.
+    cells = [
+        cell.model_copy(
+            update={
+                "levels": [level for level in cell.levels if level.users < 100],
+                "skipped_past_saturation": [100],
+            }
+        )
+        if (cell.scenario, cell.target) == ("io-sleep", "flask-sync")
+        else cell
+        for cell in run.cells
+    ]
+    aggregates = [
+        a
+        for a in run.aggregates
+        if (a.scenario, a.target, a.users) != ("io-sleep", "flask-sync", 100)
+    ]
+    skipped = run.model_copy(update={"cells": cells, "aggregates": aggregates})
+    for width in (200, 80):
+        assert "skipped: past saturation" not in shown(run, width)
+        assert "skipped: past saturation" in shown(skipped, width)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from blockbench.load import loadgen, scenarios
+from blockbench.load import hdr, loadgen, scenarios
 
 
 def _line(index: int, level: int, times: dict[int, int], failures: int = 0) -> str:
@@ -159,3 +159,89 @@ def test_a_request_named_like_the_aggregated_row_is_not_it(tmp_path: Path) -> No
     rows = [("", "Aggregated", 20.0), ("GET", '"Aggregated"', 5.0), ("GET", "Aggregated,", 6.0)]
     _history(tmp_path / "p0_stats_history.csv", rows)
     assert run.live_rps() == 20.0
+
+
+def _open_line(index: int, rate: int, corrected_ms: list[float], **extra: object) -> str:
+    """One process's open-loop level line, as loadtests/open_loop.py writes it."""
+    histograms = {name: hdr.new() for name in ("corrected", "service", "lateness")}
+    for ms in corrected_ms:
+        hdr.record_ms(histograms["corrected"], ms)
+        hdr.record_ms(histograms["service"], 100.0)
+        hdr.record_ms(histograms["lateness"], ms - 100.0)
+    open_loop = {
+        "arrivals": "poisson",
+        "offered_rps": rate,
+        "senders": 2 * rate,
+        "scheduled": len(corrected_ms),
+        "sent": len(corrected_ms),
+        "unfinished": 0,
+        "max_in_flight": 3,
+        **{name: hdr.encode(histogram) for name, histogram in histograms.items()},
+        **extra,
+    }
+    return _with(_line(index, rate, {100: len(corrected_ms)}), open_loop=open_loop)
+
+
+def test_an_open_loop_record_carries_its_schedule_and_histograms() -> None:
+    _, record = loadgen.parse_record(_open_line(0, 10, [100.0, 250.0]))
+    assert record.open_loop is not None
+    assert record.open_loop.arrivals == "poisson"
+    assert (record.open_loop.offered_rps, record.open_loop.senders) == (10.0, 20)
+    assert hdr.count(hdr.decode(record.open_loop.corrected)) == 2
+    # A closed level's line has none.
+    assert loadgen.parse_record(_line(0, 5, {100: 40}))[1].open_loop is None
+
+
+def test_an_open_loop_record_with_unknown_arrivals_is_refused() -> None:
+    with pytest.raises(ValueError, match="arrivals must be one of poisson, constant; got 'x'"):
+        loadgen.parse_record(_open_line(0, 10, [100.0], arrivals="x"))
+
+
+def test_processes_schedules_add_up_and_their_histograms_merge_exactly() -> None:
+    slow = [100.0] * 90 + [3000.0] * 10
+    fast = [100.0] * 100
+    records = [loadgen.parse_record(_open_line(0, r, ms))[1] for r, ms in ((5, slow), (5, fast))]
+    merged = loadgen.combine(records, 10).open_loop
+    assert merged is not None
+    assert (merged.offered_rps, merged.senders, merged.scheduled, merged.sent) == (
+        10.0,
+        20,
+        200,
+        200,
+    )
+    assert merged.max_in_flight == 6
+    corrected = hdr.percentiles_ms(hdr.decode(merged.corrected))
+    assert corrected is not None and hdr.count(hdr.decode(merged.corrected)) == 200
+    # 10 of 200 took 3 s: the p90 is 100 ms, the p99 3 s (the slow process alone: p90 3 s).
+    assert corrected["p90"] == pytest.approx(100, rel=1e-3)
+    assert corrected["p99"] == pytest.approx(3000, rel=1e-3)
+
+
+def test_a_level_run_open_by_some_processes_and_closed_by_others_is_refused() -> None:
+    records = [
+        loadgen.parse_record(_open_line(0, 5, [100.0]))[1],
+        loadgen.parse_record(_line(0, 5, {100: 4}))[1],
+    ]
+    with pytest.raises(ValueError, match="level 10: some processes ran it as an open loop"):
+        loadgen.combine(records, 10)
+
+
+def test_an_open_sweep_runs_the_senders_with_their_own_rate_share_and_seed(
+    tmp_path: Path,
+) -> None:
+    sweep = scenarios.Sweep(levels=(5, 40), warmup=1, hold=2, arrivals="constant")
+    run = loadgen.LocustRun("IoSleep", "http://127.0.0.1:1", sweep, tmp_path, processes=2)
+    command = run.command(0)
+    assert command[-1] == "IoSleepOpen"
+    assert any(part.endswith("loadtests/open_loop.py") for part in ",".join(command).split(","))
+    assert not any("sweep.py" in part for part in command)
+    envs = [run.env(index) for index in range(2)]
+    assert [env[scenarios.LEVELS_ENV] for env in envs] == ["3,20", "2,20"]
+    assert {env[scenarios.ARRIVALS_ENV] for env in envs} == {"constant"}
+    assert envs[0][scenarios.SEED_ENV] != envs[1][scenarios.SEED_ENV]
+    # A closed sweep has none of it.
+    closed = loadgen.LocustRun(
+        "IoSleep", "http://127.0.0.1:1", scenarios.Sweep((5,), 1, 2), tmp_path
+    )
+    assert closed.command(0)[-1] == "IoSleep"
+    assert scenarios.ARRIVALS_ENV not in closed.env(0)

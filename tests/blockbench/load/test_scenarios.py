@@ -56,6 +56,8 @@ def test_catalogue_has_every_workload_of_the_issue(catalogue: scenarios.Catalogu
         "replications",
         "c10k",
         "tiny",
+        "open-loop",
+        "tiny-open",
     }
     assert catalogue.profile().name == "quick"
 
@@ -516,6 +518,12 @@ BAD_DATA: list[tuple[str, object, str]] = [
         "fast",
         "default_profile: no profile 'fast'; the profiles: quick, full, http-client, map, ",
     ),
+    (
+        "profiles.open-loop.arrivals",
+        "uniform",
+        "profile 'open-loop': arrivals: input should be 'poisson' or 'constant'",
+    ),
+    ("profiles.quick.arrivals", 3, "profile 'quick': arrivals: input should be 'poisson' or"),
     ("default_profile", " ", "default_profile: string should have at least 1 character"),
     ("default_profile", DELETE, "default_profile: missing"),
     (
@@ -623,6 +631,41 @@ def test_sweep_defaults_to_the_default_profile_or_the_named_one() -> None:
     assert full.levels[-1] == 1000 and full.hold == 2
 
 
+def test_an_open_loop_sweep_goes_through_the_environment_whole() -> None:
+    sweep = Sweep((10, 20), warmup=2, hold=5, arrivals="constant")
+    assert Sweep.from_env(sweep.env()) == sweep
+    # The profile's arrivals, unless overridden.
+    profile = Sweep.from_env({scenarios.PROFILE_ENV: "open-loop"})
+    assert profile.arrivals == "poisson"
+    constant = {scenarios.PROFILE_ENV: "open-loop", scenarios.ARRIVALS_ENV: "constant"}
+    assert Sweep.from_env(constant).arrivals == "constant"
+    # A closed profile's sweep is closed.
+    assert Sweep.from_env({}).arrivals is None
+
+
+def test_the_open_loop_profile_brackets_every_model_in_ten_minutes(
+    catalogue: scenarios.Catalogue,
+) -> None:
+    profile = catalogue.profile("open-loop")
+    assert profile.arrivals == "poisson"
+    steps = _steps(catalogue, "open-loop")
+    assert {step.scenario.name for step in steps} == {"io-sleep"}
+    assert {step.target for step in steps} == {
+        "flask-sync",
+        "flask-gthread",
+        "flask-gevent",
+        "flask-a2wsgi",
+        "starlette-uvicorn",
+    }
+    (sweep,) = {step.sweep for step in steps}
+    assert sweep.arrivals == "poisson"
+    # From below the sync workers' ~30 req/s to near one Locust core's ~7,000.
+    assert sweep.levels[0] <= 20 and sweep.levels[-1] >= 5000
+    assert all(b <= 2 * a for a, b in zip(sweep.levels, sweep.levels[1:], strict=False))
+    # Each cell may wait up to SETTLE_SECONDS (15 s) after its last hold for slow answers.
+    assert plan.estimate_seconds(steps) + 15 * len(steps) <= 10 * 60
+
+
 def test_sweep_override_may_be_one_process_share_of_each_level() -> None:
     # 1 and 10 users over two Locust processes: this one runs none, then 5.
     assert Sweep.from_env({scenarios.LEVELS_ENV: "0, 5,5"}).levels == (0, 5, 5)
@@ -642,6 +685,10 @@ def test_sweep_override_may_be_one_process_share_of_each_level() -> None:
         ({"BLOCKBENCH_PROFILE": "slow"}, "no profile 'slow'"),
         ({"BLOCKBENCH_RAMP": "0"}, "BLOCKBENCH_RAMP must be more than 0 seconds; got '0'"),
         ({"BLOCKBENCH_RAMP": "soon"}, "BLOCKBENCH_RAMP must be a number of seconds; got 'soon'"),
+        (
+            {"BLOCKBENCH_ARRIVALS": "uniform"},
+            "BLOCKBENCH_ARRIVALS must be one of poisson, constant; got 'uniform'",
+        ),
     ],
 )
 def test_bad_sweep_override_names_the_variable(env: dict[str, str], message: str) -> None:

@@ -144,3 +144,14 @@ def test_resume_finds_a_stored_run_and_runs_it_again(tmp_path: Path) -> None:
     assert resumed.model_copy(update={"status": "partial"}) == make_run()
     with pytest.raises(results.ResultsError, match=r"no run 'r2' in .*; the runs there: r1$"):
         results.resume(tmp_path, "r2")
+
+
+def test_levels_skipped_past_saturation_are_not_missing() -> None:
+    cell = make_run().cells[0].model_copy(update={"planned_levels": [10, 20, 40, 80]})
+    # make_level() is the level of 10; 20 measured too, far past saturation.
+    cell = cell.model_copy(update={"levels": [make_level(10), make_level(20)]})
+    assert cell.missing_levels == [40, 80]
+    skipped = cell.model_copy(update={"skipped_past_saturation": [40, 80]})
+    assert skipped.missing_levels == []
+    # Stored and read back: a finished run, not a partial one to resume.
+    assert results.Cell.model_validate_json(skipped.model_dump_json()) == skipped
