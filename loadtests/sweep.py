@@ -41,7 +41,7 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.event import Events
 from locust.rpc import Message
-from locust.runners import MasterRunner, Runner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, Runner, WorkerRunner
 from locust.stats import RequestStats
 
 from blockbench.load import scenarios
@@ -134,11 +134,11 @@ class StepSweep(LoadTestShape):
             if self._master() is not None:
                 self._master_send(WARMUP, {"level": new.level})
         else:
-            # Forget the warm-up (and the level before): what follows is this level's result.
-            self._stats().reset_all()
             users: int = self.get_current_user_count()  # type: ignore[no-untyped-call]
             master = self._master()
             if master is not None:
+                # The master's statistics are not the level's, and are not reset: they run on
+                # for the live rate (Locust's current rate, over its last ten seconds).
                 # Each worker measures its own share; these are the workers whose records make
                 # the level.
                 expected = tuple(master.clients)
@@ -148,6 +148,8 @@ class StepSweep(LoadTestShape):
                 log.info("level %d: measuring for %gs on %d workers", new.level,
                          self.sweep.hold, len(expected))  # fmt: skip
                 return
+            # Forget the warm-up (and the level before): what follows is this level's result.
+            self._stats().reset_all()
             # Past its slots a server completes in turn slot by slot, not user by user: a user's
             # cycle, queueing included, may outlast the hold by far (500 users on 4 workers
             # answering 100 ms waits: 12 s), and spans that long would read the level from
@@ -232,9 +234,12 @@ class StepSweep(LoadTestShape):
             self._write(*lines)
 
     def _give_up_gathering(self, now: float, every: bool = False) -> None:
+        """Levels whose records cannot all come: past their deadline, or a worker is gone."""
+        master = self._master()
         for index, gathering in list(self.gathering.items()):
-            if every or now >= gathering.deadline:
-                missing = sorted(set(gathering.expected) - set(gathering.records))
+            missing = [worker for worker in gathering.expected if worker not in gathering.records]
+            gone = [worker for worker in missing if master is None or _gone(master, worker)]
+            if every or gone or now >= gathering.deadline:
                 log.warning("level %d: no record came from worker(s) %s; the level is left "
                             "unmeasured", gathering.level, ", ".join(missing))  # fmt: skip
                 del self.gathering[index]
@@ -259,6 +264,11 @@ class StepSweep(LoadTestShape):
     def _runner(self) -> Runner:
         assert self.runner is not None, "Locust attaches a runner before the first tick"
         return self.runner
+
+
+def _gone(master: MasterRunner, worker: str) -> bool:
+    """The worker quit, or the master has stopped hearing from it."""
+    return worker not in master.clients or master.clients[worker].state == STATE_MISSING
 
 
 def _settle_s(hold: Hold, least_s: float) -> float:
@@ -302,12 +312,17 @@ class WorkerLevels:
         gevent.spawn(self._poll)
 
     def _on_warmup(self, environment: Environment, msg: Message, **_: Any) -> None:
+        self._remember(int(msg.data["level"]))
+
+    def _remember(self, level: int) -> None:
         # Enough recent completions to reach back over every user of the level from the hold.
-        memory = max(int(msg.data["level"]), 1)
-        self.departures.recent = deque(self.departures.recent, maxlen=memory)
+        if (self.departures.recent.maxlen or 0) < level:
+            self.departures.recent = deque(self.departures.recent, maxlen=level)
 
     def _on_hold_begin(self, environment: Environment, msg: Message, **_: Any) -> None:
         data = msg.data
+        # Without a warm-up, the first news of the level.
+        self._remember(int(data["level"]))
         users = self.runner.user_count
         slots = data.get("slots")
         # This worker's part of the target's slots: as its part of the users.

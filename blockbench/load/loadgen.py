@@ -2,9 +2,11 @@
 report for each level.
 
 Locust runs as a separate program (``locust -f loadtests/...``), never imported here: importing
-it monkey-patches the whole process with gevent. Each process walks the same sweep with its
-share of the users, and its StepSweep shape appends one JSON line per measured level to a file
-of its own; a level is complete when every process has written its line.
+it monkey-patches the whole process with gevent. Either each process walks the same sweep with
+its share of the users, and its StepSweep shape appends one JSON line per measured level to a
+file of its own; or (with a ``distributed.Swarm``) one master walks it, its workers measure their
+shares, and the master writes one line per worker, each saying how many make the level. A
+level is complete when every process or worker has written its line.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blockbench.load import scenarios
+from blockbench.load import distributed, scenarios
 from blockbench.load.stats import merge
 from blockbench.results import Failures
 from blockbench.targets import supervisor
@@ -143,6 +145,7 @@ class LocustRun:
         budget: CpuBudget | None = None,
         locustfiles: Sequence[str] = LOCUSTFILES,
         slots: int | None = None,
+        swarm: distributed.Swarm | None = None,
     ) -> None:
         self.workload = workload
         self.host = host
@@ -153,13 +156,32 @@ class LocustRun:
         self.locustfiles = locustfiles
         # The requests the target serves at once, where its model caps them.
         self.slots = slots
+        # A master and workers instead of independent processes; ``processes`` is then unused.
+        self.swarm = swarm
+        # Where the master listens, once started.
+        self.bind: distributed.Address | None = None
         self.children: list[supervisor.Child] = []
-        self._offsets = [0] * processes
-        self._seen: dict[int, dict[int, LevelRecord]] = {}
+        files = 1 if swarm is not None else processes
+        self._offsets = [0] * files
+        # Each level's records by process index or by worker, and how many make it whole.
+        self._seen: dict[int, dict[str, LevelRecord]] = {}
+        self._needed: dict[int, int] = {}
         self._done: set[int] = set()
+        # The workers whose records made levels, by Locust's client id (host name and a uuid).
+        self.workers_seen: set[str] = set()
+        self._stopped = False
 
     def stats_file(self, index: int) -> Path:
         return self.folder / f"levels.p{index}.jsonl"
+
+    @property
+    def master_stats_file(self) -> Path:
+        return self.folder / "levels.master.jsonl"
+
+    def _level_files(self) -> list[Path]:
+        if self.swarm is not None:
+            return [self.master_stats_file]
+        return [self.stats_file(index) for index in range(self.count)]
 
     def command(self, index: int) -> list[str]:
         files = ",".join(str(REPO / name) for name in self.locustfiles)
@@ -169,8 +191,31 @@ class LocustRun:
             "--csv", str(prefix), "--csv-full-history", "--loglevel", "WARNING",
             "--exit-code-on-error", "0", "--only-summary", self.workload,
         ]  # fmt: skip
+        return self._pinned(command)
+
+    def _pinned(self, command: list[str]) -> list[str]:
         # Generator processes go on the CPUs the targets do not use.
         return self.budget.wrap_rest(command) if self.budget is not None else command
+
+    def master_command(self, bind: distributed.Address) -> list[str]:
+        assert self.swarm is not None, "only a swarm has a master"
+        command = distributed.master_command(
+            [str(REPO / name) for name in self.locustfiles], self.host, self.workload, bind,
+            str(self.folder / "master"), workers=self.swarm.workers,
+            join_timeout_s=self.swarm.join_timeout_s,
+        )  # fmt: skip
+        return self._pinned(command)
+
+    def worker_command(self, bind: distributed.Address) -> list[str]:
+        files = [str(REPO / name) for name in self.locustfiles]
+        return self._pinned(distributed.worker_command(files, distributed.reachable(bind)))
+
+    def master_env(self) -> dict[str, str]:
+        # The master walks the whole sweep; each worker measures the users it is given.
+        env = {**self.sweep.env(), scenarios.LEVEL_STATS_ENV: str(self.master_stats_file)}
+        if self.slots is not None:
+            env[scenarios.SLOTS_ENV] = str(self.slots)
+        return env
 
     def env(self, index: int) -> dict[str, str]:
         levels = [share(level, self.count, index) for level in self.sweep.levels]
@@ -186,6 +231,9 @@ class LocustRun:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        if self.swarm is not None:
+            self._start_swarm(self.swarm)
+            return
         for index in range(self.count):
             self.stats_file(index).unlink(missing_ok=True)
             self.children.append(
@@ -198,17 +246,58 @@ class LocustRun:
                 )
             )
 
+    def _start_swarm(self, swarm: distributed.Swarm) -> None:
+        self.master_stats_file.unlink(missing_ok=True)
+        bind = swarm.bind or distributed.Address(supervisor.LOOPBACK, supervisor.free_port())
+        self.bind = bind
+        self.children.append(
+            supervisor.spawn(
+                "locust-master",
+                self.master_command(bind),
+                log_path=self.folder / "master.log",
+                env=self.master_env(),
+                cwd=REPO,
+            )
+        )
+        for index in range(swarm.local_workers):
+            self.children.append(
+                supervisor.spawn(
+                    f"locust-worker-{index}",
+                    self.worker_command(bind),
+                    log_path=self.folder / f"worker{index}.log",
+                    cwd=REPO,
+                )
+            )
+
     @property
     def pids(self) -> list[int]:
         return [child.pid for child in self.children]
 
     def running(self) -> bool:
+        if self.swarm is not None:
+            # The master walks the sweep; its workers end with it (a worker left waiting for a
+            # master that gave up would wait for its heartbeat for a minute). Once every level
+            # is in, the run is over: a master takes 3 s more to wind its workers down and exit.
+            master_running = bool(self.children) and self.children[0].running()
+            return master_running and len(self._done) < len(self.sweep.levels)
         return any(child.running() for child in self.children)
+
+    def stop(self) -> None:
+        """Stops every process: a swarm's once its levels are in, before it exits by itself."""
+        self._stopped = True
+        for child in self.children:
+            child.stop()
 
     def failure(self) -> str | None:
         """Why a generator process died, quoting its log; None while all is well."""
         for child in self.children:
             code = child.popen.poll()
+            if self._stopped and code is not None and code < 0:
+                continue  # our own signal
+            if code not in (None, 0) and self.swarm is not None and child.name == "locust-master":
+                never_joined = self._never_joined(child, self.swarm)
+                if never_joined:
+                    return never_joined
             if code not in (None, 0):
                 return (
                     f"Locust exited with code {code}; its log ({child.log_path}) ends:\n"
@@ -216,10 +305,27 @@ class LocustRun:
                 )
         return None
 
+    def _never_joined(self, master: supervisor.Child, swarm: distributed.Swarm) -> str | None:
+        if distributed.GAVE_UP_WAITING not in supervisor.log_tail(master.log_path):
+            return None
+        where = swarm.bind or self.bind
+        port = where.port if where is not None else distributed.DEFAULT_PORT
+        text = (
+            f"the Locust master at {where} waited {swarm.join_timeout_s} s for its "
+            f"{swarm.workers} worker(s) ({swarm.local_workers} local, {swarm.remote_workers} "
+            "remote), and not all of them joined"
+        )
+        if swarm.remote_workers:
+            text += (
+                f"; start the remote ones with `blockbench worker --master HOST:{port}` "
+                "(HOST: this machine's address as they reach it), and let that port through "
+                "any firewall between"
+            )
+        return f"{text}; the master's log: {master.log_path}"
+
     def collect(self) -> list[LevelRecord]:
         """Levels every process has now reported, in order, each returned once."""
-        for index in range(self.count):
-            path = self.stats_file(index)
+        for index, path in enumerate(self._level_files()):
             if not path.exists():
                 continue
             with path.open() as file:
@@ -230,12 +336,16 @@ class LocustRun:
             self._offsets[index] += len(whole.encode())
             for line in whole.splitlines():
                 position, record = parse_record(line)
-                self._seen.setdefault(position, {})[index] = record
+                source, needed = _origin(line, index, self.count)
+                self._seen.setdefault(position, {})[source] = record
+                self._needed[position] = needed
         ready = []
         for position in sorted(self._seen):
-            if position in self._done or len(self._seen[position]) < self.count:
+            if position in self._done or len(self._seen[position]) < self._needed[position]:
                 continue
             self._done.add(position)
+            if self.swarm is not None:
+                self.workers_seen.update(self._seen[position])
             records = list(self._seen[position].values())
             ready.append(combine(records, self.sweep.levels[position]))
         return ready
@@ -243,11 +353,22 @@ class LocustRun:
     def live_rps(self) -> float | None:
         """The current request rate, from the per-second history Locust writes as it runs."""
         total, seen = 0.0, False
-        for index in range(self.count):
-            rate = _last_aggregated_rate(self.folder / f"p{index}_stats_history.csv")
+        # A master's history is the workers' together, as they report to it.
+        prefixes = ["master"] if self.swarm else [f"p{index}" for index in range(self.count)]
+        for prefix in prefixes:
+            rate = _last_aggregated_rate(self.folder / f"{prefix}_stats_history.csv")
             if rate is not None:
                 total, seen = total + rate, True
         return total if seen else None
+
+
+def _origin(line: str, index: int, processes: int) -> tuple[str, int]:
+    """Whose record a line is, and how many records make its level: a worker's (a master's
+    lines name it, and their number), else process ``index``'s of ``processes``."""
+    data = json.loads(line)
+    if "worker" in data:
+        return str(data["worker"]), int(data["workers"])
+    return str(index), processes
 
 
 def _last_aggregated_rate(path: Path) -> float | None:

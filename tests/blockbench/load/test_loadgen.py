@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from blockbench.load import loadgen, scenarios
+from blockbench.load import distributed, loadgen, scenarios
+from blockbench.targets import supervisor
 
 
 def _line(index: int, level: int, times: dict[int, int], failures: int = 0) -> str:
@@ -159,3 +161,76 @@ def test_a_request_named_like_the_aggregated_row_is_not_it(tmp_path: Path) -> No
     rows = [("", "Aggregated", 20.0), ("GET", '"Aggregated"', 5.0), ("GET", "Aggregated,", 6.0)]
     _history(tmp_path / "p0_stats_history.csv", rows)
     assert run.live_rps() == 20.0
+
+
+def _worker_line(index: int, level: int, users: int, worker: str, workers: int) -> str:
+    return _with(
+        _line(index, level, {100: 10 * users}), users=users, worker=worker, workers=workers,
+        rate=9.5 * users, mix={"/io/sleep": 10 * users},
+    )  # fmt: skip
+
+
+def test_a_swarms_level_is_ready_once_every_worker_sent_its_record(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(2, 5), warmup=0, hold=1)
+    run = loadgen.LocustRun(
+        "IoSleep", "http://127.0.0.1:1", sweep, tmp_path, swarm=distributed.Swarm(2)
+    )
+    with run.master_stats_file.open("w") as file:
+        file.write(_worker_line(0, 2, 1, "a", 2) + "\n" + _worker_line(0, 2, 1, "b", 2) + "\n")
+        file.write(_worker_line(1, 5, 3, "a", 2) + "\n")
+    (first,) = run.collect()
+    assert (first.level, first.requests, first.rate_rps) == (2, 20, 19.0)
+    assert run.workers_seen == {"a", "b"}
+    assert run.collect() == []  # worker b's record of level 5 has not come
+    with run.master_stats_file.open("a") as file:
+        file.write(_worker_line(1, 5, 2, "b", 2) + "\n")
+    (second,) = run.collect()
+    assert (second.level, second.requests, second.mix) == (5, 50, {"/io/sleep": 50})
+    assert second.rate_rps == pytest.approx(9.5 * 5)
+
+
+def test_a_swarms_master_walks_the_whole_sweep_and_its_workers_join_it(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(4, 10), warmup=1, hold=2)
+    swarm = distributed.Swarm(2, 1, distributed.Address("0.0.0.0", 6000), join_timeout_s=9)
+    run = loadgen.LocustRun("IoSleep", "http://10.0.0.9:1", sweep, tmp_path, slots=5,
+                            swarm=swarm)  # fmt: skip
+    env = run.master_env()
+    # Not shared out: the master holds the whole level and each worker measures its users.
+    assert env[scenarios.LEVELS_ENV] == "4,10" and env[scenarios.SLOTS_ENV] == "5"
+    assert env[scenarios.LEVEL_STATS_ENV] == str(run.master_stats_file)
+    master = " ".join(run.master_command(swarm.bind or distributed.Address("", 0)))
+    assert "--master-bind-host 0.0.0.0 --master-bind-port 6000 --expect-workers 3" in master
+    assert "--expect-workers-max-wait 9" in master and master.endswith(" IoSleep")
+    worker = " ".join(run.worker_command(distributed.Address("0.0.0.0", 6000)))
+    assert "--worker --master-host 127.0.0.1 --master-port 6000" in worker
+
+
+def test_a_master_whose_workers_never_joined_says_who_to_start(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(4,), warmup=1, hold=2)
+    swarm = distributed.Swarm(1, 2, distributed.Address("0.0.0.0", 6000), join_timeout_s=5)
+    run = loadgen.LocustRun("IoSleep", "http://10.0.0.9:1", sweep, tmp_path, swarm=swarm)
+    said = f"print('[x] ERROR/root: {distributed.GAVE_UP_WAITING}'); raise SystemExit(1)"
+    master = supervisor.spawn("locust-master", [sys.executable, "-c", said],
+                              log_path=tmp_path / "master.log")  # fmt: skip
+    master.popen.wait(30)
+    run.children.append(master)
+    failure = run.failure()
+    assert failure is not None
+    assert "waited 5 s for its 3 worker(s) (1 local, 2 remote)" in failure
+    assert "`blockbench worker --master HOST:6000`" in failure
+    # Any other exit quotes the log, as for independent processes.
+    other = supervisor.spawn("locust-master", [sys.executable, "-c", "raise SystemExit(4)"],
+                             log_path=tmp_path / "other.log")  # fmt: skip
+    other.popen.wait(30)
+    run.children[:] = [other]
+    assert (run.failure() or "").startswith("Locust exited with code 4")
+
+
+def test_a_swarms_live_rate_is_its_masters(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(10,), warmup=0, hold=1)
+    run = loadgen.LocustRun("IoSleep", "http://127.0.0.1:1", sweep, tmp_path,
+                            swarm=distributed.Swarm(2))  # fmt: skip
+    _history(tmp_path / "p0_stats_history.csv", [("", "Aggregated", 5.0)])
+    assert run.live_rps() is None
+    _history(tmp_path / "master_stats_history.csv", [("", "Aggregated", 77.0)])
+    assert run.live_rps() == 77.0
