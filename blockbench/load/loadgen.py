@@ -33,6 +33,8 @@ CEILING_LOCUSTFILE = "loadtests/generator_ceiling.py"
 _STATUS_CODE = re.compile(r"code=(\d{3})")
 # How much of the end of a Locust stats history the live rate reads: many rows' worth.
 HISTORY_TAIL_BYTES = 8192
+# The span a distributed run's live rate counts requests over: two of its workers' reports.
+LIVE_SPAN_S = 6.0
 
 
 @dataclass(frozen=True)
@@ -352,11 +354,11 @@ class LocustRun:
 
     def live_rps(self) -> float | None:
         """The current request rate, from the per-second history Locust writes as it runs."""
+        if self.swarm is not None:
+            return _counted_rate(self.folder / "master_stats_history.csv")
         total, seen = 0.0, False
-        # A master's history is the workers' together, as they report to it.
-        prefixes = ["master"] if self.swarm else [f"p{index}" for index in range(self.count)]
-        for prefix in prefixes:
-            rate = _last_aggregated_rate(self.folder / f"{prefix}_stats_history.csv")
+        for index in range(self.count):
+            rate = _last_aggregated_rate(self.folder / f"p{index}_stats_history.csv")
             if rate is not None:
                 total, seen = total + rate, True
         return total if seen else None
@@ -372,8 +374,27 @@ def _origin(line: str, index: int, processes: int) -> tuple[str, int]:
 
 
 def _last_aggregated_rate(path: Path) -> float | None:
+    rows = _aggregated_rows(path, "Requests/s")
+    return rows[-1][1] if rows else None
+
+
+def _counted_rate(path: Path) -> float | None:
+    """A master's rate: its requests counted over the last LIVE_SPAN_S of its history. Its own
+    rate column read 0 throughout a short run (its workers report in bunches, every 3 s)."""
+    rows = _aggregated_rows(path, "Total Request Count")
+    if not rows:
+        return None
+    last_at, last = rows[-1]
+    first_at, first = next((row for row in rows if row[0] >= last_at - LIVE_SPAN_S), rows[-1])
+    if last_at <= first_at or last < first:
+        return None
+    return (last - first) / (last_at - first_at)
+
+
+def _aggregated_rows(path: Path, column: str) -> list[tuple[float, float]]:
+    """(timestamp, ``column``) of the Aggregated rows in the end of a Locust stats history."""
     # The history grows by a row per request name every second for the whole run: read only its
-    # header and its last few KiB, where the latest Aggregated row is.
+    # header and its last few KiB, where the latest Aggregated rows are.
     try:
         with path.open("rb") as file:
             header = _csv_row(file.readline().decode(errors="replace"))
@@ -381,19 +402,20 @@ def _last_aggregated_rate(path: Path) -> float | None:
             file.seek(max(0, file.tell() - HISTORY_TAIL_BYTES))
             tail = file.read().decode(errors="replace").splitlines()
     except OSError:
-        return None
-    if "Requests/s" not in header or "Name" not in header:
-        return None
-    rate_at, name_at = header.index("Requests/s"), header.index("Name")
+        return []
+    if not {"Timestamp", "Name", column} <= set(header):
+        return []
+    at, value_at, name_at = (header.index(name) for name in ("Timestamp", column, "Name"))
     # Line by line, so that a quote in the tail's first line (cut anywhere) or its last (perhaps
     # still being written) cannot swallow the lines beside it. A line cut anywhere but in its first
     # or last field lacks the header's field count and is passed over; cut there, its name and
-    # rate are whole.
-    for fields in map(_csv_row, reversed(tail)):
+    # value are whole.
+    rows = []
+    for fields in map(_csv_row, tail):
         if len(fields) == len(header) and fields[name_at] == "Aggregated":
             with contextlib.suppress(ValueError):
-                return float(fields[rate_at])
-    return None
+                rows.append((float(fields[at]), float(fields[value_at])))
+    return rows
 
 
 def _csv_row(line: str) -> list[str]:

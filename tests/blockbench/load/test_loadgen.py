@@ -226,11 +226,33 @@ def test_a_master_whose_workers_never_joined_says_who_to_start(tmp_path: Path) -
     assert (run.failure() or "").startswith("Locust exited with code 4")
 
 
-def test_a_swarms_live_rate_is_its_masters(tmp_path: Path) -> None:
+def _master_history(path: Path, rows: list[tuple[int, str, int]]) -> None:
+    """A master's history: (second, name, total requests so far) per row; its rate column 0."""
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Total Request Count"]
+        )
+        for second, name, total in rows:
+            writer.writerow([second, 10, "" if name == "Aggregated" else "GET", name, "0.0", total])
+
+
+def test_a_swarms_live_rate_counts_its_masters_requests_over_the_last_seconds(
+    tmp_path: Path,
+) -> None:
     sweep = scenarios.Sweep(levels=(10,), warmup=0, hold=1)
     run = loadgen.LocustRun("IoSleep", "http://127.0.0.1:1", sweep, tmp_path,
                             swarm=distributed.Swarm(2))  # fmt: skip
     _history(tmp_path / "p0_stats_history.csv", [("", "Aggregated", 5.0)])
+    assert run.live_rps() is None  # no master history yet; a process's is not read
+    history = tmp_path / "master_stats_history.csv"
+    _master_history(history, [(100, "Aggregated", 0)])
+    assert run.live_rps() is None  # one row: no span yet
+    # Workers report every 3 s, so the totals grow in steps; the last 6 s are counted.
+    rows = [(101, "Aggregated", 0), (102, "/io/sleep", 300), (103, "Aggregated", 300),
+            (106, "Aggregated", 900), (108, "Aggregated", 900)]  # fmt: skip
+    _master_history(history, [(100, "Aggregated", 0), *rows])
+    assert run.live_rps() == pytest.approx((900 - 300) / (108 - 103))
+    # Totals that went down (statistics reset) give no rate rather than a negative one.
+    _master_history(history, [(100, "Aggregated", 900), (104, "Aggregated", 10)])
     assert run.live_rps() is None
-    _history(tmp_path / "master_stats_history.csv", [("", "Aggregated", 77.0)])
-    assert run.live_rps() == 77.0
