@@ -278,10 +278,14 @@ class LocustRun:
     def running(self) -> bool:
         if self.swarm is not None:
             # The master walks the sweep; its workers end with it (a worker left waiting for a
-            # master that gave up would wait for its heartbeat for a minute). Once every level
-            # is in, the run is over: a master takes 3 s more to wind its workers down and exit.
+            # master that gave up would wait for its heartbeat for a minute).
             master_running = bool(self.children) and self.children[0].running()
-            return master_running and len(self._done) < len(self.sweep.levels)
+            # Once every level is in, the run is over: a master takes 3 s more to wind its
+            # workers down and exit, which local ones need not wait for. Remote ones must: it
+            # is the master's goodbye that ends them, so `blockbench worker` starts them again
+            # for the next cell; a master stopped by a signal leaves them attached to nothing.
+            done = len(self._done) == len(self.sweep.levels) and not self.swarm.remote_workers
+            return master_running and not done
         return any(child.running() for child in self.children)
 
     def stop(self) -> None:

@@ -89,13 +89,12 @@ def test_a_master_and_two_workers_measure_each_level_together(
     assert (run.live_rps() or 0) > 0
 
 
-def test_blockbench_worker_joins_a_master_as_a_remote_machine_would(
+def test_blockbench_worker_joins_each_cells_master_as_a_remote_machine_would(
     app_url: str, tmp_path: Path
 ) -> None:
     bind = Address(supervisor.LOOPBACK, supervisor.free_port())
     sweep = scenarios.Sweep((2,), warmup=1, hold=2)
     swarm = Swarm(1, 1, bind, join_timeout_s=int(RUN_TIMEOUT / 2))
-    run = loadgen.LocustRun("IoSleep", app_url, sweep, tmp_path, swarm=swarm)
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -112,17 +111,24 @@ def test_blockbench_worker_joins_a_master_as_a_remote_machine_would(
         stderr=subprocess.STDOUT,
         text=True,
     )
+    runs = [loadgen.LocustRun("IoSleep", app_url, sweep, tmp_path / f"cell{n}", swarm=swarm)
+            for n in range(2)]  # fmt: skip
     try:
-        records = drive(run)
+        # Two cells in a row, a master each on the same address: the worker that the first
+        # master ended is started again and joins the second.
+        measured = [drive(run) for run in runs]
     finally:
         worker.send_signal(signal.SIGINT)
         output, _ = worker.communicate(timeout=30)
-    assert run.failure() is None, output
-    [record] = records
-    # The master waited for both, and both measured the level.
-    assert len(run.workers_seen) == 2
-    assert {line["users"] for line in master_lines(run)} == {1}
-    assert record.requests > 0 and record.rate_rps is not None
+    for run, records in zip(runs, measured, strict=True):
+        assert run.failure() is None, output
+        [record] = records
+        # The master waited for both, and both measured the level.
+        assert len(run.workers_seen) == 2
+        assert {line["users"] for line in master_lines(run)} == {1}
+        assert record.requests > 0 and record.rate_rps is not None
+    # A new worker process each time: Locust's ids differ, the host is this one.
+    assert len(runs[0].workers_seen | runs[1].workers_seen) == 4
     assert f"worker 0: joins the master at {bind}" in output
     assert "Traceback" not in output
 
