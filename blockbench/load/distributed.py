@@ -31,6 +31,9 @@ WORKER_LOCUSTFILES = (
     "loadtests/generator_ceiling.py",
     "loadtests/sweep.py",
 )
+# Locust's setting of how long a master waits, after starting a level's users, for its workers'
+# reports before its shape's next tick.
+REPORT_WAIT_ENV = "LOCUST_WAIT_FOR_WORKERS_REPORT_AFTER_RAMP_UP"
 # What Locust's master logs when --expect-workers-max-wait runs out.
 GAVE_UP_WAITING = "Gave up waiting for workers to connect"
 # A worker that exits with an error this soon after it started could not start at all: the pool

@@ -214,7 +214,14 @@ class LocustRun:
 
     def master_env(self) -> dict[str, str]:
         # The master walks the whole sweep; each worker measures the users it is given.
-        env = {**self.sweep.env(), scenarios.LEVEL_STATS_ENV: str(self.master_stats_file)}
+        env = {
+            **self.sweep.env(),
+            scenarios.LEVEL_STATS_ENV: str(self.master_stats_file),
+            # A master's start of a level blocks its shape's ticks until the workers report the
+            # users running, or for this many seconds (1 by default): with a 1 s warm-up, late
+            # enough to cut a 3 s hold to 2 (measured). The workers' records count the users.
+            distributed.REPORT_WAIT_ENV: "0",
+        }
         if self.slots is not None:
             env[scenarios.SLOTS_ENV] = str(self.slots)
         return env

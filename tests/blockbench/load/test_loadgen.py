@@ -198,6 +198,8 @@ def test_a_swarms_master_walks_the_whole_sweep_and_its_workers_join_it(tmp_path:
     # Not shared out: the master holds the whole level and each worker measures its users.
     assert env[scenarios.LEVELS_ENV] == "4,10" and env[scenarios.SLOTS_ENV] == "5"
     assert env[scenarios.LEVEL_STATS_ENV] == str(run.master_stats_file)
+    # Its ticks are not held back a second at each level waiting for its workers' reports.
+    assert env[distributed.REPORT_WAIT_ENV] == "0"
     master = " ".join(run.master_command(swarm.bind or distributed.Address("", 0)))
     assert "--master-bind-host 0.0.0.0 --master-bind-port 6000 --expect-workers 3" in master
     assert "--expect-workers-max-wait 9" in master and master.endswith(" IoSleep")
