@@ -130,6 +130,26 @@ def _database_url(value: str | None) -> str | None:
     return _url(value, ("postgresql", "postgres"), "postgresql://bench:bench@127.0.0.1:5432/bench")
 
 
+_GENERATORS = ("processes", "distributed")
+
+
+def _generator(value: str) -> str:
+    if value not in _GENERATORS:
+        raise typer.BadParameter(f"takes {' or '.join(_GENERATORS)}; got {value!r}")
+    return value
+
+
+def _master_bind(value: str | None) -> str | None:
+    from blockbench.load import distributed
+
+    if value is not None:
+        try:
+            distributed.parse_address(value, "--master-bind")
+        except distributed.DistributedError as exc:
+            raise typer.BadParameter(str(exc).removeprefix("--master-bind: ")) from None
+    return value
+
+
 @app.callback()
 def _group() -> None:
     """Measure when non-blocking (ASGI) Python servers beat blocking (WSGI) ones."""
@@ -290,9 +310,50 @@ def run(
     repeat: Annotated[
         int, typer.Option(min=1, metavar="N", help="Repeats, interleaved across targets.")
     ] = 1,
+    generator: Annotated[
+        str,
+        typer.Option(
+            metavar="MODE",
+            callback=_generator,
+            help="processes: independent Locust processes, each with a share of the users; "
+            "distributed: a Locust master with workers (docs/distributed.md).",
+        ),
+    ] = "processes",
     processes: Annotated[
-        int, typer.Option(min=1, metavar="N", help="Locust processes driving the load.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="Locust processes, or the master's local workers (default: 1 process, or one "
+            "worker per CPU the load generator may use).",
+        ),
+    ] = None,
+    master_bind: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOST:PORT",
+            callback=_master_bind,
+            help="distributed: where the master listens for workers (default: loopback, a "
+            "free port), e.g. 0.0.0.0:5557 for workers on other machines.",
+        ),
+    ] = None,
+    remote_workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            metavar="N",
+            help="distributed: workers the master waits for besides its own, started with "
+            "`blockbench worker --master HOST:PORT` on other machines.",
+        ),
+    ] = 0,
+    join_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            metavar="SECONDS",
+            help="distributed: how long the master waits for every worker to join.",
+        ),
+    ] = 60,
     target_url: Annotated[
         list[str] | None,
         typer.Option(
@@ -358,6 +419,7 @@ def run(
       blockbench run --profile full --repeat 3
       blockbench run --scenarios io-sleep --levels 1,10,50 --hold 5
       blockbench run --resume 20261128-101500-quick    # after Ctrl-C
+      blockbench run --generator distributed           # a master, local workers
     """
     import sys
 
@@ -376,6 +438,10 @@ def run(
         hold=hold,
         repeat=repeat,
         processes=processes,
+        generator="distributed" if generator == "distributed" else "processes",
+        master_bind=master_bind,
+        remote_workers=remote_workers,
+        join_timeout_s=join_timeout,
         target_urls=plan.parse_target_urls(target_url or []),
         target_cores=target_cores,
         upstream_url=upstream_url,
@@ -407,6 +473,45 @@ def run(
         raise typer.Exit(130)
     if any(cell.error for cell in outcome.run.cells):
         raise typer.Exit(1)
+
+
+@app.command(cls=_Command)
+def worker(
+    master: Annotated[
+        str,
+        typer.Option(
+            metavar="HOST[:PORT]",
+            help="The master to join: the machine running `blockbench run --generator "
+            "distributed --master-bind ...`, as this one reaches it (port default 5557).",
+        ),
+    ],
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", help="Worker processes (default: one per CPU)."),
+    ] = None,
+) -> None:
+    """Send load for a run on another machine: Locust workers that join its master.
+
+    Each cell of a run has a master of its own, which ends its workers when its sweep ends;
+    each worker is started again at once and joins the next, until Ctrl-C. The master names
+    the workload and the target; this machine needs the repository installed and must reach
+    the master's port and the targets' URLs. See docs/distributed.md.
+
+    \b
+    Examples:
+      blockbench worker --master 10.0.0.5              # port 5557
+      blockbench worker --master 10.0.0.5:6000 --processes 4
+    """
+    from blockbench.load import distributed, loadgen
+    from blockbench.targets import pinning
+
+    address = distributed.parse_address(master, "--master")
+    distributed.resolve(address)
+    count = processes or len(pinning.available_cpus())
+    try:
+        distributed.serve_workers(address, count, root=loadgen.REPO, announce=typer.echo)
+    except KeyboardInterrupt:
+        typer.echo("workers stopped")
 
 
 ResultsOption = Annotated[

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Literal
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -27,7 +29,7 @@ from blockbench.engine import environment, levels, plan
 from blockbench.engine.progress import Progress
 from blockbench.engine.sampler import TreeSampler
 from blockbench.errors import BlockbenchError
-from blockbench.load import loadgen, scenarios
+from blockbench.load import distributed, loadgen, scenarios
 from blockbench.results import bounds, judging, validity
 from blockbench.targets import catalogue, database, launch, pinning, services, supervisor
 from blockbench.upstream import calibration as upstream_calibration
@@ -53,6 +55,9 @@ OPEN_FILES_MARGIN = 256
 DISTURBANCE_FLAGS: frozenset[results.Flag] = frozenset({"utilisation_law_off"})
 DISTURBED_ATTEMPTS = 2
 DISTURBED_DIR = "disturbed"
+Generator = Literal["processes", "distributed"]
+DEFAULT_GENERATOR: Generator = "processes"
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class EngineError(BlockbenchError):
@@ -68,7 +73,15 @@ class RunOptions:
     warmup: float | None = None
     hold: float | None = None
     repeat: int = 1
-    processes: int = 1
+    # Locust processes (--generator processes), or the master's local workers (distributed);
+    # None: 1 process, or one worker per CPU the generator may use.
+    processes: int | None = None
+    generator: Generator = DEFAULT_GENERATOR
+    # Distributed only: where the master listens (HOST:PORT) and how many workers it waits for
+    # besides its own, started elsewhere with `blockbench worker`.
+    master_bind: str | None = None
+    remote_workers: int = 0
+    join_timeout_s: int = distributed.JOIN_TIMEOUT_S
     target_urls: Mapping[str, str] = field(default_factory=dict)
     # The cores the --target-url servers run on (a container's CPU limit); their capacity is
     # counted from it. None: the local CPU budget's.
@@ -124,6 +137,8 @@ class Engine:
         self._catalogue = catalogue.load(cores=options.target_cores or self.budget.cores)
         self.targets = self._catalogue.with_env(options.app_env)
         self.scenarios = scenarios.load()
+        # Each machine whose workers sent measured levels, with how many (distributed mode).
+        self._worker_hosts: dict[str, int] = {}
 
     # -- planning -------------------------------------------------------------------------
 
@@ -148,6 +163,7 @@ class Engine:
         folder = options.results_dir / run_id
         if folder.exists():
             raise EngineError(f"{folder} exists already; choose another run id or --resume it")
+        generator = self._load_generator(steps)
         cells = [self._cell(step) for step in steps]
         run = results.Run(
             run_id=run_id,
@@ -161,7 +177,8 @@ class Engine:
             warmup_s=steps[0].sweep.warmup,
             hold_s=steps[0].sweep.hold,
             repeat=options.repeat,
-            generator_processes=options.processes,
+            generator_processes=generator.local,
+            load_generator=generator,
             generator_ceiling_rps=None,
             app_env=dict(options.app_env),
             environment=self._environment(),
@@ -170,6 +187,79 @@ class Engine:
         )
         results.save_run(folder, run)
         return run, folder
+
+    def _load_generator(self, steps: list[plan.Step]) -> results.LoadGenerator:
+        """How the run's load is sent, from the options, refused where it cannot work."""
+        options = self.options
+        if options.generator == "processes":
+            if options.master_bind or options.remote_workers:
+                raise EngineError("--master-bind and --remote-workers need --generator distributed")
+            return results.LoadGenerator(mode="processes", local=options.processes or 1)
+        if any(step.sweep.arrivals is not None for step in steps):
+            # Each process schedules its own share of the arrivals in its own load shape; a
+            # master's workers have no such shape, so they would send nothing on time.
+            raise EngineError(
+                "open-loop levels (a profile with arrivals) run with --generator processes; "
+                "a distributed generator sends closed-loop levels only"
+            )
+        bind = None
+        if options.master_bind is not None:
+            bind = distributed.parse_address(options.master_bind, "--master-bind")
+        local = options.processes or max(1, len(self.budget.rest))
+        # Checked here, before the run's folder is made.
+        distributed.Swarm(local, options.remote_workers, bind, options.join_timeout_s)
+        if options.remote_workers:
+            self._check_reachable(steps)
+        return results.LoadGenerator(
+            mode="distributed",
+            local=local,
+            remote_workers=options.remote_workers,
+            master_bind=str(bind) if bind else None,
+        )
+
+    def _check_reachable(self, steps: list[plan.Step]) -> None:
+        """Remote workers send their requests from another machine: to targets and an upstream
+        this machine's loopback does not offer them."""
+        for step in steps:
+            url = self.options.target_urls.get(step.target)
+            if url is None or urlsplit(url).hostname in _LOOPBACK_HOSTS:
+                raise EngineError(
+                    f"remote workers cannot reach {step.target} "
+                    f"({'started here on loopback' if url is None else url}): give every target "
+                    "as --target-url NAME=URL at an address they reach (see docs/distributed.md)"
+                )
+        upstream = self.options.upstream_url
+        if self.options.measure_generator and (
+            upstream is None or urlsplit(upstream).hostname in _LOOPBACK_HOSTS
+        ):
+            raise EngineError(
+                "the generator's ceiling is measured against the upstream service, which remote "
+                "workers must reach: give --upstream-url at an address they reach (e.g. run "
+                "`blockbench upstream --host 0.0.0.0` on this machine; see docs/distributed.md)"
+            )
+
+    def _swarm(self, run: results.Run) -> distributed.Swarm | None:
+        """The run's master and workers, or None where it runs independent processes."""
+        generator = run.load_generator
+        if generator is None or generator.mode == "processes":
+            return None
+        bind = generator.master_bind
+        return distributed.Swarm(
+            generator.local,
+            generator.remote_workers,
+            distributed.parse_address(bind, "--master-bind") if bind else None,
+            self.options.join_timeout_s,
+        )
+
+    def _with_worker_hosts(self, run: results.Run) -> results.Run:
+        generator = run.load_generator
+        if generator is None or generator.mode == "processes" or not self._worker_hosts:
+            return run
+        hosts = dict(generator.worker_hosts)
+        for host, count in self._worker_hosts.items():
+            hosts[host] = max(count, hosts.get(host, 0))
+        generator = generator.model_copy(update={"worker_hosts": dict(sorted(hosts.items()))})
+        return run.model_copy(update={"load_generator": generator})
 
     def _cell(self, step: plan.Step) -> results.Cell:
         target = self.targets.get(step.target)
@@ -227,6 +317,13 @@ class Engine:
                 f"{OPEN_FILES_MARGIN} its processes need beside them: levels near it may fail "
                 "with refused connections that are this machine's limit, not the server's. "
                 "Raise it (ulimit -Hn, or LimitNOFILE for a service) to measure them."
+            )
+        generator = self.options.generator
+        if generator == "distributed" and self.options.remote_workers:
+            notes.append(
+                "The load came from a Locust master with workers on other machines too: only "
+                "this machine's Locust processes were sampled, so the generator-saturation flag "
+                "speaks for them alone."
             )
         if not self.budget.rest:
             notes.append(
@@ -291,12 +388,15 @@ class Engine:
                 stack.enter_context(pinning.off_the_targets(self.budget, database))
                 if self.options.measure_generator and run.generator_ceiling_rps is None:
                     run = self._measure_generator(run, folder, deployment.upstream_url, sampler)
+                    run = self._with_worker_hosts(run)
                 if deployment.upstream is not None and run.upstream_ceiling_rps is None:
                     run = self._measure_upstream(run, deployment.upstream)
                 run = self._with_caps(run, deployment.database_url)
                 results.save_run(folder, run)
                 for index in range(len(run.cells)):
                     run = self._measure_cell(run, folder, index, sampler, deployment)
+                    run = self._with_worker_hosts(run)
+                    results.save_run(folder, run)
         except (KeyboardInterrupt, _Stop):
             interrupted = True
             run = results.load_run(folder)  # everything saved so far, no half-measured level
@@ -416,6 +516,7 @@ class Engine:
             processes=run.generator_processes,
             budget=self.budget,
             locustfiles=(loadgen.CEILING_LOCUSTFILE, loadgen.LOCUSTFILES[1]),
+            swarm=self._swarm(run),
         )
         records = self._drive(locust, sampler, lambda record: None)
         if not records:
@@ -463,6 +564,7 @@ class Engine:
                 processes=run.generator_processes,
                 budget=self.budget,
                 slots=bounds.in_flight(cell.caps),
+                swarm=self._swarm(run),
             )
 
             saturated: list[results.LevelResult] = []
@@ -508,13 +610,16 @@ class Engine:
         deployment: _Deployment,
     ) -> results.Run:
         """Measure the cell's missing levels, and once more those a disturbance spoiled."""
+        # A resumed run keeps what it finished before, flags and all: only levels measured here
+        # may be measured again.
+        kept = {level.users for level in run.cells[index].levels}
         for attempt in range(1, DISTURBED_ATTEMPTS + 1):
             if not run.cells[index].missing_levels:
                 break
             cell = self._run_cell(run, folder, index, sampler, deployment)
             run = _replace_cell(run, index, cell)
             results.save_run(folder, run)
-            disturbed = _disturbed(cell)
+            disturbed = [level for level in _disturbed(cell) if level.users not in kept]
             if not disturbed or cell.error or attempt == DISTURBED_ATTEMPTS:
                 break
             run = self._set_aside(run, folder, index, disturbed, attempt)
@@ -580,7 +685,7 @@ class Engine:
         records: list[loadgen.LevelRecord] = []
         with contextlib.ExitStack() as stack:
             # Entered before the start, so a start that fails half-way stops what it started.
-            stack.callback(_stop_generators, locust)
+            stack.callback(locust.stop)
             locust.start()
             for number, pid in enumerate(locust.pids):
                 sampler.watch(f"generator-{number}", pid)
@@ -596,6 +701,8 @@ class Engine:
                     break
                 self.progress.tick(locust.live_rps())
                 time.sleep(_POLL_S)
+        for host, count in distributed.joined_hosts(sorted(locust.workers_seen)).items():
+            self._worker_hosts[host] = max(count, self._worker_hosts.get(host, 0))
         return records
 
     def _sampled(
@@ -645,11 +752,6 @@ class _Deployment:
     upstream: supervisor.ManagedProcess | None
     # PostgreSQL's processes, where they could be found (to sample them).
     database: services.Database | None
-
-
-def _stop_generators(locust: loadgen.LocustRun) -> None:
-    for child in locust.children:
-        child.stop()
 
 
 def _disturbed(cell: results.Cell) -> list[results.LevelResult]:

@@ -203,15 +203,28 @@ _HELD_BACK: tuple[tuple[frozenset[str], str], ...] = (
 )
 
 
+def generator_text(run: results.Run) -> str:
+    """What sent the load: Locust processes, or a master's workers and where they ran."""
+    generator = run.load_generator
+    if generator is None or generator.mode == "processes":
+        count = run.generator_processes
+        return f"{count} Locust {'process' if count == 1 else 'processes'}"
+    workers = generator.local + generator.remote_workers
+    text = f"a Locust master with {workers} worker{'s' if workers != 1 else ''}"
+    if generator.remote_workers:
+        text += f", {generator.remote_workers} of them remote"
+    if generator.worker_hosts:
+        text += " on " + ", ".join(f"{host} ({n})" for host, n in generator.worker_hosts.items())
+    return text
+
+
 def show(run: results.Run, console: Console) -> None:
     for table in tables(run, console.width):
         console.print(table)
     if run.generator_ceiling_rps is not None:
         console.print(
             f"Load generator ceiling: {run.generator_ceiling_rps:,.0f} req/s "
-            f"({run.generator_processes} Locust "
-            f"{'process' if run.generator_processes == 1 else 'processes'}, "
-            "against the 0 ms upstream)."
+            f"({generator_text(run)}, against the 0 ms upstream)."
         )
     for flags, warning in _HELD_BACK:
         held = [level for cell in run.cells for level in cell.levels if flags & set(level.flags)]

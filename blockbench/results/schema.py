@@ -269,6 +269,24 @@ class Environment(Model):
     open_files_limit: int | None = None
 
 
+class LoadGenerator(Model):
+    """How Locust sent the load: independent processes each walking the sweep with a share of
+    the users, or a master with workers (Locust's distributed mode) that measure their shares
+    of each hold and send them to the master."""
+
+    mode: Literal["processes", "distributed"]
+    # The Locust processes started on this machine: the processes, or the master's workers.
+    local: int
+    remote_workers: int = 0
+    master_bind: str | None = Field(
+        default=None, description="host:port the master listened on; None: loopback"
+    )
+    worker_hosts: dict[str, int] = Field(
+        default_factory=dict,
+        description="each machine whose workers sent measured levels, with how many workers",
+    )
+
+
 class Source(Model):
     """One run a merged run took cells from (``blockbench merge``): what to run to get them."""
 
@@ -298,6 +316,8 @@ class Run(Model):
     hold_s: float
     repeat: int
     generator_processes: int
+    # None in runs from before distributed mode: processes.
+    load_generator: LoadGenerator | None = None
     generator_ceiling_rps: float | None = Field(
         description="req/s the generator reached against the 0 ms upstream"
     )

@@ -55,6 +55,9 @@ def blockbench(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 BAD_TARGETS = '[targets.t]\napp = "django"\n'
+# A distributed run that waits for a worker from another machine.
+REMOTE = ["run", "--generator", "distributed", "--master-bind", "0.0.0.0:5557",
+          "--remote-workers", "1", "--scenarios", "io-sleep"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -99,6 +102,37 @@ BAD_TARGETS = '[targets.t]\napp = "django"\n'
         (["run", "--resume", "/etc"], {}, "'--resume': takes a name of letters, digits"),
         (["run", "--resume", "nope"], {}, "nope"),
         (["run", "--bogus"], {}, "No such option: --bogus (see blockbench run --help)"),
+        # The load generator's mode and a distributed run's master and workers.
+        (["run", "--generator", "threads"], {}, "'--generator': takes processes or distributed"),
+        (["run", "--master-bind", "0.0.0.0:0"], {}, "port must be a number from 1 to 65535"),
+        (["run", "--master-bind", "tcp://0.0.0.0"], {}, "expected HOST[:PORT], not a URL"),
+        (["run", "--remote-workers", "-1"], {}, "'--remote-workers': Input should be greater"),
+        (["run", "--join-timeout", "0"], {}, "'--join-timeout': Input should be greater"),
+        (["run", "--remote-workers", "2"], {}, "--remote-workers need --generator distributed"),
+        (
+            ["run", "--generator", "distributed", "--remote-workers", "1"],
+            {},
+            "remote workers need an address to reach the master: give --master-bind",
+        ),
+        (
+            [*REMOTE, "--targets", "starlette-uvicorn"],
+            {},
+            "remote workers cannot reach starlette-uvicorn (started here on loopback)",
+        ),
+        (
+            [*REMOTE, "--target-url", "starlette-uvicorn=http://127.0.0.1:8001"],
+            {},
+            "remote workers cannot reach starlette-uvicorn (http://127.0.0.1:8001)",
+        ),
+        (
+            [*REMOTE, "--target-url", "starlette-uvicorn=http://10.0.0.9:8001"],
+            {},
+            "the generator's ceiling is measured against the upstream service, which remote",
+        ),
+        (["worker"], {}, "Missing option '--master'"),
+        (["worker", "--master", "10.0.0.5:x"], {}, "--master: the port must be a number"),
+        (["worker", "--master", "[::1"], {}, "--master: expected HOST[:PORT]"),
+        (["worker", "--master", "h", "--processes", "0"], {}, "'--processes': Input should be"),
         # The other commands' options and arguments.
         (["upstream", "--port", "0"], {}, "'--port': Input should be greater than or equal to 1"),
         (["upstream", "--processes", "0"], {}, "'--processes': Input should be greater than"),
@@ -154,7 +188,7 @@ def test_the_command_lines_local_site_is_the_reports() -> None:
 @pytest.mark.parametrize(
     "command",
     [[], ["upstream"], ["targets"], ["serve"], ["compose"], ["run"], ["report"], ["publish"],
-     ["merge"], ["compare"]],
+     ["merge"], ["compare"], ["worker"]],
 )  # fmt: skip
 def test_help_names_options_and_arguments_by_metavar_within_80_columns(
     command: list[str],
@@ -165,5 +199,5 @@ def test_help_names_options_and_arguments_by_metavar_within_80_columns(
     assert not re.search(r" <(?:list\[)?[a-z]+\]?>", result.output), result.output
     assert "╭" not in result.output
     assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
-    if command in (["run"], ["serve"], ["report"], ["merge"], ["compare"], ["publish"]):
+    if command in (["run"], ["serve"], ["report"], ["merge"], ["compare"], ["publish"], ["worker"]):
         assert "Example" in result.output

@@ -90,3 +90,20 @@ def test_a_level_the_target_or_the_load_flagged_is_not_measured_again(
     assert attempts.measured == [[1, 10]]
     assert all(level.flags == flags for level in run.cells[0].levels)
     assert run.notes == []
+
+
+def test_a_resumed_cell_keeps_the_disturbed_levels_it_finished_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = make_run()
+    before = make_level(1, flags=["utilisation_law_off"])
+    cell = run.cells[0].model_copy(update={"levels": [before]})
+    run = run.model_copy(update={"cells": [cell]})
+    attempts = Attempts([[], []])
+    monkeypatch.setattr(Engine, "_run_cell", attempts)
+    measured = Engine(RunOptions())._measure_cell(
+        run, tmp_path, 0, cast(TreeSampler, None), cast(_Deployment, None)
+    )
+    assert attempts.measured == [[10]]
+    assert measured.cells[0].levels[0] == before
+    assert measured.notes == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -297,3 +298,32 @@ def test_app_env_reaches_the_targets_and_a_client_that_cannot_run_is_refused_up_
     assert code != 0
     assert "UPSTREAM_CLIENT='aiohttp' cannot serve endpoints that run on OS threads" in output
     assert not (tmp_path / "refused").exists()
+
+
+def test_a_distributed_run_sends_its_load_from_a_master_and_a_worker_per_generator_cpu(
+    tmp_path: Path,
+) -> None:
+    code, output = _run(
+        tmp_path, "swarm", "--profile", "tiny", "--generator", "distributed",
+        "--targets", "starlette-uvicorn", "--levels", "5", "--warmup", "1", "--hold", "2",
+    )  # fmt: skip
+    assert code == 0, output
+    run = results.load_run(tmp_path / "swarm")
+    generator = run.load_generator
+    assert generator is not None and generator.mode == "distributed"
+    cpus = run.environment.generator_cpus or []
+    assert generator.local == run.generator_processes == max(1, len(cpus))
+    assert (generator.remote_workers, generator.master_bind) == (0, None)
+    # Every worker that sent levels, by the machine it ran on: this one.
+    assert generator.worker_hosts == {socket.gethostname(): generator.local}
+    # The ceiling, of the whole set: measured by the master's workers together.
+    assert run.generator_ceiling_rps and run.generator_ceiling_rps > 100
+    assert "a Locust master with" in " ".join(output.split())
+    [cell] = run.cells
+    [level] = cell.levels
+    assert level.valid, level.flags
+    # The master and its workers were sampled as the load generator.
+    assert level.generator.processes == generator.local + 1
+    assert level.efficiency is not None and 0.85 <= level.efficiency <= 1.02
+    locust = tmp_path / "swarm" / "locust" / results.cell_key(cell)
+    assert (locust / "levels.master.jsonl").exists() and (locust / "worker0.log").exists()

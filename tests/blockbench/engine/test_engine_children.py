@@ -40,6 +40,7 @@ class FakeLocust:
     ) -> None:
         self.children: list[FakeChild] = []
         self.stopped: list[int] = []
+        self.workers_seen: set[str] = set()  # independent processes: no worker
         self._fail_start = fail_start
         self._interrupt = interrupt
         self._levels = (
@@ -58,6 +59,10 @@ class FakeLocust:
 
     def running(self) -> bool:
         return False  # one pass: what it reported, then the end
+
+    def stop(self) -> None:
+        for child in self.children:
+            child.stop()
 
     def collect(self) -> list[LevelRecord]:
         if self._interrupt:

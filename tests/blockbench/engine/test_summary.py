@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from blockbench import results
 from blockbench.engine import summary
 from blockbench.results import Run
 from tests.blockbench.synthetic import make_run, without_bounds
@@ -107,3 +108,20 @@ def test_levels_skipped_past_saturation_say_so_rather_than_look_missing() -> Non
     for width in (200, 80):
         assert "skipped: past saturation" not in shown(run, width)
         assert "skipped: past saturation" in shown(skipped, width)
+
+
+def test_the_generators_ceiling_says_what_sent_the_load() -> None:
+    run = make_run().model_copy(update={"generator_ceiling_rps": 7811.0, "generator_processes": 2})
+    assert "7,811 req/s (2 Locust processes, against the 0 ms upstream)" in shown(run)
+    swarm = results.LoadGenerator(
+        mode="distributed", local=1, remote_workers=2, master_bind="0.0.0.0:5557",
+        worker_hosts={"bench-a": 1, "bench-b": 2},
+    )  # fmt: skip
+    text = shown(run.model_copy(update={"load_generator": swarm}))
+    assert (
+        "(a Locust master with 3 workers, 2 of them remote on bench-a (1), bench-b (2), against"
+    ) in " ".join(text.split())
+    local = results.LoadGenerator(mode="distributed", local=1)
+    assert summary.generator_text(run.model_copy(update={"load_generator": local})) == (
+        "a Locust master with 1 worker"
+    )

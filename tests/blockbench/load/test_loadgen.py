@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from blockbench.load import hdr, loadgen, scenarios
+from blockbench.load import distributed, hdr, loadgen, scenarios
+from blockbench.targets import supervisor
 
 
 def _line(index: int, level: int, times: dict[int, int], failures: int = 0) -> str:
@@ -245,3 +247,100 @@ def test_an_open_sweep_runs_the_senders_with_their_own_rate_share_and_seed(
     )
     assert closed.command(0)[-1] == "IoSleep"
     assert scenarios.ARRIVALS_ENV not in closed.env(0)
+
+
+def _worker_line(index: int, level: int, users: int, worker: str, workers: int) -> str:
+    return _with(
+        _line(index, level, {100: 10 * users}), users=users, worker=worker, workers=workers,
+        rate=9.5 * users, mix={"/io/sleep": 10 * users},
+    )  # fmt: skip
+
+
+def test_a_swarms_level_is_ready_once_every_worker_sent_its_record(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(2, 5), warmup=0, hold=1)
+    run = loadgen.LocustRun(
+        "IoSleep", "http://127.0.0.1:1", sweep, tmp_path, swarm=distributed.Swarm(2)
+    )
+    with run.master_stats_file.open("w") as file:
+        file.write(_worker_line(0, 2, 1, "a", 2) + "\n" + _worker_line(0, 2, 1, "b", 2) + "\n")
+        file.write(_worker_line(1, 5, 3, "a", 2) + "\n")
+    (first,) = run.collect()
+    assert (first.level, first.requests, first.rate_rps) == (2, 20, 19.0)
+    assert run.workers_seen == {"a", "b"}
+    assert run.collect() == []  # worker b's record of level 5 has not come
+    with run.master_stats_file.open("a") as file:
+        file.write(_worker_line(1, 5, 2, "b", 2) + "\n")
+    (second,) = run.collect()
+    assert (second.level, second.requests, second.mix) == (5, 50, {"/io/sleep": 50})
+    assert second.rate_rps == pytest.approx(9.5 * 5)
+
+
+def test_a_swarms_master_walks_the_whole_sweep_and_its_workers_join_it(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(4, 10), warmup=1, hold=2)
+    swarm = distributed.Swarm(2, 1, distributed.Address("0.0.0.0", 6000), join_timeout_s=9)
+    run = loadgen.LocustRun("IoSleep", "http://10.0.0.9:1", sweep, tmp_path, slots=5,
+                            swarm=swarm)  # fmt: skip
+    env = run.master_env()
+    # Not shared out: the master holds the whole level and each worker measures its users.
+    assert env[scenarios.LEVELS_ENV] == "4,10" and env[scenarios.SLOTS_ENV] == "5"
+    assert env[scenarios.LEVEL_STATS_ENV] == str(run.master_stats_file)
+    # Its ticks are not held back a second at each level waiting for its workers' reports.
+    assert env[distributed.REPORT_WAIT_ENV] == "0"
+    master = " ".join(run.master_command(swarm.bind or distributed.Address("", 0)))
+    assert "--master-bind-host 0.0.0.0 --master-bind-port 6000 --expect-workers 3" in master
+    assert "--expect-workers-max-wait 9" in master and master.endswith(" IoSleep")
+    worker = " ".join(run.worker_command(distributed.Address("0.0.0.0", 6000)))
+    assert "--worker --master-host 127.0.0.1 --master-port 6000" in worker
+
+
+def test_a_master_whose_workers_never_joined_says_who_to_start(tmp_path: Path) -> None:
+    sweep = scenarios.Sweep(levels=(4,), warmup=1, hold=2)
+    swarm = distributed.Swarm(1, 2, distributed.Address("0.0.0.0", 6000), join_timeout_s=5)
+    run = loadgen.LocustRun("IoSleep", "http://10.0.0.9:1", sweep, tmp_path, swarm=swarm)
+    said = f"print('[x] ERROR/root: {distributed.GAVE_UP_WAITING}'); raise SystemExit(1)"
+    master = supervisor.spawn("locust-master", [sys.executable, "-c", said],
+                              log_path=tmp_path / "master.log")  # fmt: skip
+    master.popen.wait(30)
+    run.children.append(master)
+    failure = run.failure()
+    assert failure is not None
+    assert "waited 5 s for its 3 worker(s) (1 local, 2 remote)" in failure
+    assert "`blockbench worker --master HOST:6000`" in failure
+    # Any other exit quotes the log, as for independent processes.
+    other = supervisor.spawn("locust-master", [sys.executable, "-c", "raise SystemExit(4)"],
+                             log_path=tmp_path / "other.log")  # fmt: skip
+    other.popen.wait(30)
+    run.children[:] = [other]
+    assert (run.failure() or "").startswith("Locust exited with code 4")
+
+
+def _master_history(path: Path, rows: list[tuple[int, str, int]]) -> None:
+    """A master's history: (second, name, total requests so far) per row; its rate column 0."""
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Total Request Count"]
+        )
+        for second, name, total in rows:
+            writer.writerow([second, 10, "" if name == "Aggregated" else "GET", name, "0.0", total])
+
+
+def test_a_swarms_live_rate_counts_its_masters_requests_over_the_last_seconds(
+    tmp_path: Path,
+) -> None:
+    sweep = scenarios.Sweep(levels=(10,), warmup=0, hold=1)
+    run = loadgen.LocustRun("IoSleep", "http://127.0.0.1:1", sweep, tmp_path,
+                            swarm=distributed.Swarm(2))  # fmt: skip
+    _history(tmp_path / "p0_stats_history.csv", [("", "Aggregated", 5.0)])
+    assert run.live_rps() is None  # no master history yet; a process's is not read
+    history = tmp_path / "master_stats_history.csv"
+    _master_history(history, [(100, "Aggregated", 0)])
+    assert run.live_rps() is None  # one row: no span yet
+    # Workers report every 3 s, so the totals grow in steps; the last 6 s are counted.
+    rows = [(101, "Aggregated", 0), (102, "/io/sleep", 300), (103, "Aggregated", 300),
+            (106, "Aggregated", 900), (108, "Aggregated", 900)]  # fmt: skip
+    _master_history(history, [(100, "Aggregated", 0), *rows])
+    assert run.live_rps() == pytest.approx((900 - 300) / (108 - 103))
+    # Totals that went down (statistics reset) give no rate rather than a negative one.
+    _master_history(history, [(100, "Aggregated", 900), (104, "Aggregated", 10)])
+    assert run.live_rps() is None
