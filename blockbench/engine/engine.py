@@ -624,6 +624,13 @@ class Engine:
                 break
             run = self._set_aside(run, folder, index, disturbed, attempt)
             results.save_run(folder, run)
+        # Levels measured again come last: put them back in the order planned.
+        cell = run.cells[index]
+        order = {users: place for place, users in enumerate(cell.planned_levels)}
+        levels = sorted(cell.levels, key=lambda level: order.get(level.users, len(order)))
+        if levels != cell.levels:
+            run = _replace_cell(run, index, cell.model_copy(update={"levels": levels}))
+            results.save_run(folder, run)
         return run
 
     def _set_aside(

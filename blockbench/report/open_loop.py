@@ -89,6 +89,15 @@ class Rate:
     def reasons(self) -> tuple[str, ...]:
         return reasons(self.repeats, self.valid, self.cores)
 
+    @property
+    def late_only(self) -> bool:
+        """Not a result only because its schedule fell behind: its sends waited for a sender,
+        and its latency from the intended send counts that wait, so it reads no less than a
+        generator with senders to spare would have (the server was past its capacity either
+        way, and its queue is served in turn wherever it forms)."""
+        flags = {flag for level in self.repeats for flag in level.flags}
+        return not self.valid and flags == {"schedule_fell_behind"}
+
 
 def p50(found: Percentiles) -> float:
     return found.p50
@@ -120,6 +129,12 @@ class Crossing:
     over: Rate | None
     # The highest valid rate, for "not crossed up to"; None with no valid rate.
     highest: Rate | None
+    # With no valid rate over the objective: the rate just above the highest valid one when it
+    # is not a result only because its schedule fell behind and its p99 from the intended send,
+    # a lower bound then, is already over the objective. The crossing lies between the two; it
+    # is not interpolated, since past a server's capacity an open loop's queue grows without
+    # end and its p99 depends on how long the level ran.
+    late_over: Rate | None = None
 
     @property
     def rate(self) -> float | None:
@@ -137,6 +152,11 @@ class Crossing:
             return "no valid level"
         if self.rate is not None:
             return f"~{formats.rps(self.rate)} req/s"
+        if self.late_over is not None and self.highest is not None:
+            return (
+                f"between {rate_words(self.highest.offered_rps)} and "
+                f"{rate_words(self.late_over.offered_rps)} req/s"
+            )
         if self.over is not None:
             return f"below the lowest valid rate, {rate_words(self.over.offered_rps)} req/s"
         return f"not crossed up to {rate_words(self.highest.offered_rps)} req/s"
@@ -144,6 +164,12 @@ class Crossing:
     @property
     def between(self) -> str | None:
         """The two rates it was interpolated between, in words."""
+        if self.late_over is not None and self.highest is not None:
+            return (
+                f"between {rate_words(self.highest.offered_rps)} and "
+                f"{rate_words(self.late_over.offered_rps)} req/s, the second a lower bound (its "
+                "schedule fell behind)"
+            )
         if self.under is None or self.over is None:
             return None
         return (
@@ -161,7 +187,16 @@ def crossing(rates: Sequence[Rate], objective_ms: float = OBJECTIVE_MS) -> Cross
         if _p99(rate) > objective_ms:
             under = valid[index - 1] if index > 0 else None
             return Crossing(objective_ms, under, rate, highest)
-    return Crossing(objective_ms, highest, None, highest)
+    above = sorted(
+        (r for r in rates if highest is not None and r.offered_rps > highest.offered_rps),
+        key=lambda rate: rate.offered_rps,
+    )
+    late_over = None
+    if above and above[0].late_only:
+        bound = above[0].corrected(p99)
+        if bound is not None and bound > objective_ms:
+            late_over = above[0]
+    return Crossing(objective_ms, highest, None, highest, late_over)
 
 
 def interpolate(low: tuple[float, float], high: tuple[float, float], y: float) -> float:
@@ -214,6 +249,16 @@ class Curve:
             )
             if _p99(worst) >= WAITED * (worst.service(p99) or math.inf):
                 text += ": most of it is time the requests waited to be sent"
+        elif found.late_over is not None:
+            over = found.late_over
+            text = (
+                f"{self.target} keeps its p99 from the intended send under {objective} up to "
+                f"{rate_words(highest.offered_rps)} req/s ({_both(highest)}) and crosses it "
+                f"below {rate_words(over.offered_rps)} req/s, where its sends waited for a free "
+                f"sender and its p99 from the intended send was already {_both(over)} (a lower "
+                "bound: that wait is in it)"
+            )
+            return text + self._beyond(over) + "."
         elif found.over is not None:
             lowest = found.over
             text = (

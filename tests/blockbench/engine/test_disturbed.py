@@ -21,8 +21,12 @@ class Attempts:
     without the engine): each call measures the missing levels with the flags
     given for that attempt, and saves them as the engine does."""
 
-    def __init__(self, flags_per_attempt: list[list[results.Flag]]) -> None:
+    def __init__(
+        self, flags_per_attempt: list[list[results.Flag]], only: tuple[int, ...] = (1, 10)
+    ) -> None:
         self.flags_per_attempt = flags_per_attempt
+        # The levels the flags fall on.
+        self.only = only
         self.measured: list[list[int]] = []
 
     def __call__(self, run: results.Run, folder: Path, index: int, *_: object) -> results.Cell:
@@ -30,7 +34,9 @@ class Attempts:
         flags = self.flags_per_attempt[len(self.measured)]
         missing = cell.missing_levels
         self.measured.append(missing)
-        new = [make_level(users, flags=list(flags)) for users in missing]
+        new = [
+            make_level(users, flags=list(flags) if users in self.only else []) for users in missing
+        ]
         for level in new:
             results.save_level(folder, cell, level)
         for name in ("locust", "logs"):
@@ -107,3 +113,13 @@ def test_a_resumed_cell_keeps_the_disturbed_levels_it_finished_before(
     assert attempts.measured == [[10]]
     assert measured.cells[0].levels[0] == before
     assert measured.notes == []
+
+
+def test_a_level_measured_again_goes_back_to_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts = Attempts([["utilisation_law_off"], []], only=(1,))
+    run = measure(tmp_path, monkeypatch, attempts)
+    assert attempts.measured == [[1, 10], [1]]
+    assert [level.users for level in run.cells[0].levels] == [1, 10]
+    assert [level.users for level in results.load_run(tmp_path).cells[0].levels] == [1, 10]

@@ -72,6 +72,28 @@ def test_invalid_levels_are_never_read_for_a_crossing() -> None:
     assert crossing(never.rates).text == "not crossed up to 10 req/s"
 
 
+def test_a_late_level_over_the_objective_bounds_the_crossing_from_above() -> None:
+    # Past its capacity an open loop's queue outgrows the senders: the level is flagged, but
+    # its p99 from the intended send counts the wait for a sender, so it is a lower bound.
+    below = (Step(10, 104.0, 103.0), Step(20, 232.0, 230.0))
+    late = Step(40, 3000.0, 2800.0, ("schedule_fell_behind",), 49)
+    found = curve(*below, late)
+    assert found.crossing.late_over is not None and found.crossing.late_over.users == 40
+    assert found.crossing.rate is None
+    assert found.crossing.text == "between 20 and 40 req/s"
+    assert "and crosses it below 40 req/s" in found.sentence
+    assert "(a lower bound: that wait is in it)" in found.sentence
+    # Under the objective, or not a result for another reason too, it bounds nothing.
+    under = Step(40, 900.0, 800.0, ("schedule_fell_behind",), 5)
+    assert curve(*below, under).crossing.late_over is None
+    saturated = Step(40, 3000.0, 2800.0, ("schedule_fell_behind", "generator_saturated"), 49)
+    assert curve(*below, saturated).crossing.text == "not crossed up to 20 req/s"
+    # Only the rate just above the highest valid one: a gap of other failures ends the reading.
+    failed = Step(40, 3000.0, 2800.0, ("failures_above_threshold",))
+    far = Step(80, 9000.0, 2800.0, ("schedule_fell_behind",), 300)
+    assert curve(*below, failed, far).crossing.late_over is None
+
+
 def test_a_target_with_no_valid_level_has_no_crossing() -> None:
     found = curve(Step(10, 5000.0, 90.0, ("schedule_fell_behind",), 7))
     assert found.crossing.text == "no valid level"
