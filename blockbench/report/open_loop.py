@@ -254,9 +254,10 @@ class Curve:
             text = (
                 f"{self.target} keeps its p99 from the intended send under {objective} up to "
                 f"{rate_words(highest.offered_rps)} req/s ({_both(highest)}) and crosses it "
-                f"below {rate_words(over.offered_rps)} req/s, where its sends waited for a free "
-                f"sender and its p99 from the intended send was already {_both(over)} (a lower "
-                "bound: that wait is in it)"
+                f"below {rate_words(over.offered_rps)} req/s: there its queue outgrew the "
+                "senders, and its p99 from the intended send, which counts the wait for a "
+                f"sender, was already at least {formats.duration(over.corrected(p99))} (its "
+                f"service time's p99: {formats.duration(over.service(p99))})"
             )
             return text + self._beyond(over) + "."
         elif found.over is not None:

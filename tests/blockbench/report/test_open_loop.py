@@ -82,7 +82,7 @@ def test_a_late_level_over_the_objective_bounds_the_crossing_from_above() -> Non
     assert found.crossing.rate is None
     assert found.crossing.text == "between 20 and 40 req/s"
     assert "and crosses it below 40 req/s" in found.sentence
-    assert "(a lower bound: that wait is in it)" in found.sentence
+    assert "was already at least 3 s (its service time's p99: 2.8 s)" in found.sentence
     # Under the objective, or not a result for another reason too, it bounds nothing.
     under = Step(40, 900.0, 800.0, ("schedule_fell_behind",), 5)
     assert curve(*below, under).crossing.late_over is None
