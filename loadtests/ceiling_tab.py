@@ -60,7 +60,9 @@ class _Ceiling:
         self.levels = ceiling.Levels()
 
     def settled(self, **_: Any) -> None:
-        self._settled_at = time.monotonic()
+        """The users stopped changing (or the stats were reset): the rate counts from now, by
+        the wall clock, as Locust stamps its seconds."""
+        self._settled_at = time.time()
 
     def started(self, **_: Any) -> None:
         """A new test may run against another target restarted on the same host: ask again,
@@ -95,11 +97,12 @@ class _Ceiling:
         runner = self.environment.runner
         assert runner is not None  # the web UI exists only with a runner
         total = runner.stats.total
-        rps = max(total.current_rps - total.current_fail_per_sec, 0.0)
+        settled_at = None if runner.state == STATE_SPAWNING else self._settled_at
+        rate = ceiling.rate(
+            total.num_reqs_per_sec, total.num_fail_per_sec, settled_at, total.last_request_timestamp
+        )
         workload = ceiling.workload(_running(runner), _scenarios(self.environment))
-        spawning = runner.state == STATE_SPAWNING
-        lag_s = ceiling.lag(spawning, self._settled_at, time.monotonic())
-        reading = ceiling.read(runner.user_count, rps, self.served(), workload, lag_s)
+        reading = ceiling.read(runner.user_count, rate, self.served(), workload)
         self.levels.record(reading)
         return reading
 
@@ -135,18 +138,20 @@ def _on_init(environment: Environment, **_: Any) -> None:
     web_ui = environment.web_ui
     if web_ui is None:  # headless, or a worker: no page to extend
         return
+    app = web_ui.app
+    if app is None:
+        return
     state = _Ceiling(environment)
     # Locust's EventHook is unannotated: hence the ignores.
     environment.events.spawning_complete.add_listener(state.settled)  # type: ignore[no-untyped-call]
     environment.events.test_start.add_listener(state.started)  # type: ignore[no-untyped-call]
+    # Reset Stats empties Locust's seconds: count from then, not zeros from before.
+    environment.events.reset_stats.add_listener(state.settled)  # type: ignore[no-untyped-call]
     gevent.spawn(state.sample)
     # Added to, not replaced: another plugin's tabs stay.
     args = web_ui.template_args
     args["extended_tabs"] = [*args.get("extended_tabs", []), TAB]
     args["extended_tables"] = [*args.get("extended_tables", []), TABLE]
-    app = web_ui.app
-    if app is None:
-        return
 
     @app.route(ROUTE)
     @web_ui.auth_required_if_enabled  # type: ignore[untyped-decorator]

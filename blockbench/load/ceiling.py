@@ -9,6 +9,7 @@ feeds them what can be known live and words the answer. No gevent, no Locust: un
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +22,12 @@ from blockbench.results import bounds as bounding
 from blockbench.targets import catalogue
 from blockbench.targets.catalogue import CatalogueError, Target
 
-# Locust's current rate averages the ten whole seconds ending two seconds before its last
-# request, so it covers a new number of users alone only this long after they all started.
-RATE_WINDOW_S = 12.0
+# Locust counts requests per wall-clock second. Its current rate averages the ten seconds before
+# the last three: the second of its last request is still running, and a master hears from its
+# workers every 3 s, so the two before may still be arriving. The tab's rate takes the same
+# seconds, but only those after the users last changed: a level is never blurred with the last.
+WINDOW_S = 10
+UNREPORTED_S = 2  # seconds before the last request's that are left out too
 HEALTH_PATH = contract.HEALTHZ.path
 # What a run measures and this tab cannot: the CPU each request costs, on the target and on the
 # services. Without them the ceiling is the tightest of users and the model's slots only.
@@ -32,6 +36,7 @@ NOT_COUNTED = (
     "(blockbench run measures them); here only users and the target's slots bound the rate"
 )
 
+_NOT_YET = "no whole second counted since the users last changed"
 Fetch = Callable[[str], bytes]
 LoadCatalogue = Callable[..., catalogue.Catalogue]
 
@@ -99,13 +104,32 @@ def workload(running: Mapping[str, int], scenarios: Mapping[str, Scenario]) -> W
     return Workload(name, scenario)
 
 
-def lag(spawning: bool, settled_at: float | None, now: float) -> float | None:
-    """Seconds before Locust's current rate covers only the users running now; None once it
-    does. Spawning, or never settled, it lags a whole window."""
-    if spawning or settled_at is None:
-        return RATE_WINDOW_S
-    left = RATE_WINDOW_S - (now - settled_at)
-    return left if left > 0 else None
+@dataclass(frozen=True)
+class Rate:
+    """Successful requests per second, over whole seconds of the users running now."""
+
+    rps: float
+    seconds: int
+
+
+def rate(
+    requests: Mapping[int, int],
+    failures: Mapping[int, int],
+    settled_at: float | None,
+    last_request: float | None,
+) -> Rate | None:
+    """The successful rate over the whole seconds Locust has counted (its requests and failures
+    per second) since the users settled at ``settled_at`` (wall clock; None while they change),
+    the last WINDOW_S at most; None before one such second is in."""
+    if settled_at is None or last_request is None:
+        return None
+    end = int(last_request) - UNREPORTED_S  # the first second not counted
+    start = max(math.ceil(settled_at), end - WINDOW_S)
+    if end <= start:
+        return None
+    seconds = range(start, end)
+    ok = sum(requests.get(second, 0) - failures.get(second, 0) for second in seconds)
+    return Rate(max(ok, 0) / len(seconds), len(seconds))
 
 
 def caps(target: Target) -> list[Cap]:
@@ -118,13 +142,11 @@ class Reading:
     """The ceiling now: users, successful rate, every bound, the tightest, efficiency."""
 
     users: int
-    # Successful requests per second: Locust's current rate less its failures.
-    rps: float
+    # None until a whole second of these users is counted.
+    rate: Rate | None
     served: Served
     workload: Workload
     bounds: Sequence[Bound]
-    # Seconds the rate still lags the users (lag()), or None.
-    lag_s: float | None = None
 
     @property
     def unknown(self) -> str | None:
@@ -146,7 +168,9 @@ class Reading:
 
     @property
     def efficiency(self) -> float | None:
-        return None if self.unknown else bounding.efficiency(self.rps, self.bounds)
+        if self.unknown or self.rate is None:
+            return None
+        return bounding.efficiency(self.rate.rps, self.bounds)
 
     def arithmetic(self) -> str:
         """Every bound's sum and the tightest: "50 users / 100 ms waiting = 500 req/s;
@@ -163,7 +187,7 @@ class Reading:
             ("target", known),
             ("workload", _workload(self.workload)),
             ("users", str(self.users)),
-            ("throughput", f"{formats.rps(self.rps)} req/s successful (Locust's current rate)"),
+            ("throughput", self._throughput()),
         ]
         rows += [
             (f"bound: {b.name}", f"{b.detail} = {formats.rps(b.rps)} req/s") for b in self.bounds
@@ -173,22 +197,23 @@ class Reading:
             rows.append(("ceiling", f"unknown: {self.unknown}"))
         else:
             rows.append(("ceiling", f"{formats.rps(ceiling.rps)} req/s, limited by {ceiling.name}"))
-        if efficiency is not None and ceiling is not None:
-            measured = f"{formats.rps(self.rps)} of {formats.rps(ceiling.rps)} req/s"
-            rows.append(("efficiency", f"{efficiency:.2f} ({measured}){self._lagging()}"))
+        if efficiency is not None and ceiling is not None and self.rate is not None:
+            measured = f"{formats.rps(self.rate.rps)} of {formats.rps(ceiling.rps)} req/s"
+            rows.append(("efficiency", f"{efficiency:.2f} ({measured})"))
+        elif ceiling is not None:
+            rows.append(("efficiency", f"not yet: {_NOT_YET}"))
         else:
             rows.append(("efficiency", "unknown: no ceiling to divide by"))
         rows += levels.rows() if levels else []
         rows.append(("not counted", NOT_COUNTED))
         return [{"what": what, "value": value} for what, value in rows]
 
-    def _lagging(self) -> str:
-        if self.lag_s is None:
-            return ""
-        return (
-            f"; settling: the rate still counts the users before the last change for "
-            f"{self.lag_s:.0f} s more"
-        )
+    def _throughput(self) -> str:
+        if self.rate is None:
+            return f"not yet: {_NOT_YET}"
+        over = f"{self.rate.seconds} s" if self.rate.seconds > 1 else "second"
+        rps = formats.rps(self.rate.rps)
+        return f"{rps} req/s successful, over the last {over} at {self.users} users"
 
     def as_json(self) -> dict[str, Any]:
         """For machines (the tab's data route): every number, and the sentences."""
@@ -196,7 +221,8 @@ class Reading:
         scenario = self.workload.scenario
         return {
             "users": self.users,
-            "rps": round(self.rps, 2),
+            "rps": None if self.rate is None else round(self.rate.rps, 2),
+            "rate_seconds": None if self.rate is None else self.rate.seconds,
             "target": self.served.target.name if self.served.target else None,
             "target_source": self.served.source,
             "workload": self.workload.name,
@@ -207,7 +233,6 @@ class Reading:
             "efficiency": None if self.efficiency is None else round(self.efficiency, 3),
             "arithmetic": self.arithmetic(),
             "unknown": self.unknown,
-            "settling_s": None if self.lag_s is None else round(self.lag_s, 1),
             "not_counted": NOT_COUNTED,
         }
 
@@ -220,8 +245,9 @@ class Levels:
         self._held: dict[int, Reading] = {}
 
     def record(self, reading: Reading) -> None:
-        # Only once the rate counts these users alone, and only with a ceiling to divide by.
-        if reading.lag_s is None and reading.ceiling is not None:
+        # Only with a rate of these users alone and a ceiling to divide it by; a level's later
+        # readings, over more of its seconds, replace its earlier ones.
+        if reading.rate is not None and reading.ceiling is not None:
             self._held[reading.users] = reading
 
     def clear(self) -> None:
@@ -236,12 +262,13 @@ class Levels:
     def as_json(self) -> list[dict[str, Any]]:
         held = []
         for users, reading in sorted(self._held.items()):
-            bound, efficiency = reading.ceiling, reading.efficiency
-            assert bound is not None and efficiency is not None  # record() keeps no other
+            bound, efficiency, rate = reading.ceiling, reading.efficiency, reading.rate
+            assert bound and efficiency is not None and rate  # record() keeps no other
             held.append(
                 {
                     "users": users,
-                    "rps": round(reading.rps, 2),
+                    "rps": round(rate.rps, 2),
+                    "rate_seconds": rate.seconds,
                     "ceiling_rps": bound.rps,
                     "limited_by": bound.name,
                     "efficiency": round(efficiency, 3),
@@ -250,9 +277,7 @@ class Levels:
         return held
 
 
-def read(
-    users: int, rps: float, served: Served, workload: Workload, lag_s: float | None = None
-) -> Reading:
+def read(users: int, rate: Rate | None, served: Served, workload: Workload) -> Reading:
     """The ceiling of ``users`` of ``workload`` on what ``served`` names, by the report's
     bounds: Little's law, and each slot the target's model and pools have."""
     scenario = workload.scenario
@@ -268,7 +293,7 @@ def read(
         )
         path = bounding.RequestPath.of(scenario)
         found = bounding.level_bounds(path, bounding.Measured(users, None), setting)
-    return Reading(users, rps, served, workload, found, lag_s)
+    return Reading(users, rate, served, workload, found)
 
 
 def _target(target: Target, served: Served) -> str:
@@ -285,7 +310,7 @@ def _workload(workload: Workload) -> str:
 
 
 def _held(reading: Reading) -> str:
-    bound, efficiency = reading.ceiling, reading.efficiency
-    assert bound is not None and efficiency is not None
-    measured = f"{formats.rps(reading.rps)} of {formats.rps(bound.rps)} req/s"
+    bound, efficiency, rate = reading.ceiling, reading.efficiency, reading.rate
+    assert bound and efficiency is not None and rate
+    measured = f"{formats.rps(rate.rps)} of {formats.rps(bound.rps)} req/s over {rate.seconds} s"
     return f"{efficiency:.2f} ({measured}, limited by {bound.name})"

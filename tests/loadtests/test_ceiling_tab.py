@@ -88,9 +88,10 @@ def running(web_ui: str, target_url: str) -> dict[str, Any]:
     assert idle["unknown"] == "no users are running: start a test"
     form = {"user_classes": "IoSleep", "user_count": USERS, "spawn_rate": USERS, "host": target_url}
     assert httpx.post(web_ui + "/swarm", data=form, timeout=10).json()["success"] is True
+    # A few whole seconds of them, so the rate is not one second's.
     wait_until(
-        lambda: (now := reading(web_ui))["users"] == USERS and now["settling_s"] is None,
-        ceiling.RATE_WINDOW_S + 20,
+        lambda: (now := reading(web_ui))["users"] == USERS and (now["rate_seconds"] or 0) >= 4,
+        ceiling.UNREPORTED_S + 4 + 20,
         0.5,
     )
     return reading(web_ui)

@@ -37,8 +37,9 @@ def served(name: str, cores: int = 1) -> ceiling.Served:
     return ceiling.served(URL + "/", health(name, cores))
 
 
-def io_sleep(users: int, rps: float, on: ceiling.Served) -> ceiling.Reading:
-    return ceiling.read(users, rps, on, ceiling.workload({"IoSleep": users}, SCENARIOS))
+def io_sleep(users: int, rps: float, on: ceiling.Served, seconds: int = 10) -> ceiling.Reading:
+    rate = ceiling.Rate(rps, seconds)
+    return ceiling.read(users, rate, on, ceiling.workload({"IoSleep": users}, SCENARIOS))
 
 
 def test_the_host_names_its_target_and_the_cores_that_size_it() -> None:
@@ -105,7 +106,7 @@ def test_a_thread_pool_is_bound_by_its_threads_and_reads_its_arithmetic() -> Non
     )
     rows = {row["what"]: row["value"] for row in reading.rows()}
     assert rows["users"] == "250"
-    assert rows["throughput"].startswith("312 req/s successful")
+    assert rows["throughput"] == "312 req/s successful, over the last 10 s at 250 users"
     assert rows["bound: users"] == "250 users / 100 ms waiting = 2,500 req/s"
     assert rows["ceiling"] == f"{capacity * 10:,} req/s, limited by {target.bounded_by}"
     assert rows["efficiency"] == f"{312 / (capacity * 10):.2f} (312 of {capacity * 10:,} req/s)"
@@ -149,13 +150,13 @@ def test_an_unknown_target_leaves_the_ceiling_unknown_not_guessed() -> None:
 
 def test_a_workload_that_never_waits_has_no_live_bound() -> None:
     workload = ceiling.workload({"Cpu": 50}, SCENARIOS)
-    reading = ceiling.read(50, 70.0, served("flask-gthread"), workload)
+    reading = ceiling.read(50, ceiling.Rate(70.0, 10), served("flask-gthread"), workload)
     assert reading.bounds == [] and reading.ceiling is None and reading.efficiency is None
     assert reading.unknown == "cpu does not wait, so only CPU bounds it, which is not measured here"
 
 
 def test_no_users_no_bound() -> None:
-    reading = ceiling.read(0, 0.0, served("flask-gthread"), ceiling.workload({}, SCENARIOS))
+    reading = ceiling.read(0, None, served("flask-gthread"), ceiling.workload({}, SCENARIOS))
     assert reading.ceiling is None
     assert reading.unknown == "no users are running: start a test"
     assert {row["what"]: row["value"] for row in reading.rows()}["workload"] == (
@@ -169,17 +170,35 @@ def test_an_event_loop_without_a_limit_is_bound_by_its_users() -> None:
     assert reading.ceiling.rps == 10_000
 
 
-def test_the_rate_lags_a_window_after_the_users_change() -> None:
-    assert ceiling.lag(True, 100.0, 200.0) == ceiling.RATE_WINDOW_S
-    assert ceiling.lag(False, None, 200.0) == ceiling.RATE_WINDOW_S
-    assert ceiling.lag(False, 195.0, 200.0) == pytest.approx(ceiling.RATE_WINDOW_S - 5)
-    assert ceiling.lag(False, 200.0 - ceiling.RATE_WINDOW_S, 200.0) is None
+# Requests per wall-clock second as Locust counts them: 10 users until second 103, then 50.
+REQUESTS = {100: 95, 101: 98, 102: 97, 103: 200, 104: 310, 105: 320, 106: 316, 107: 90}
+FAILURES = {105: 20}
+
+
+def test_the_rate_counts_only_whole_seconds_since_the_users_settled() -> None:
+    # Settled at 103.4: seconds 104 on. The last request at 108.9: its second and the two
+    # before it are left out, as Locust does (still running, or not yet reported by workers).
+    rate = ceiling.rate(REQUESTS, FAILURES, 103.4, 108.9)
+    assert rate == ceiling.Rate((310 + 320 - 20) / 2, 2)
+    # While the users change (None), or before a whole second of them is in: no rate.
+    assert ceiling.rate(REQUESTS, FAILURES, None, 108.9) is None
+    assert ceiling.rate(REQUESTS, FAILURES, 103.4, 106.9) is None
+    assert ceiling.rate(REQUESTS, FAILURES, 103.4, None) is None
+    # Long settled: Locust's own ten seconds.
+    steady = {second: 300 for second in range(0, 100)}
+    assert ceiling.rate(steady, {}, 0.0, 99.5) == ceiling.Rate(300.0, ceiling.WINDOW_S)
+    assert ceiling.rate({**steady, 86: 0}, {}, 0.0, 99.5) == ceiling.Rate(300.0, 10)
+    assert ceiling.rate({**steady, 87: 0}, {}, 0.0, 99.5) == ceiling.Rate(270.0, 10)
+
+
+def test_without_a_rate_yet_the_ceiling_stands_and_the_efficiency_waits() -> None:
     workload = ceiling.workload({"IoSleep": 10}, SCENARIOS)
-    reading = ceiling.read(10, 50.0, served("flask-gthread"), workload, lag_s=7.2)
-    efficiency = {row["what"]: row["value"] for row in reading.rows()}["efficiency"]
-    assert efficiency.endswith(
-        "; settling: the rate still counts the users before the last change for 7 s more"
-    )
+    reading = ceiling.read(10, None, served("flask-gthread"), workload)
+    assert reading.ceiling is not None and reading.efficiency is None
+    rows = {row["what"]: row["value"] for row in reading.rows()}
+    waiting = "not yet: no whole second counted since the users last changed"
+    assert rows["throughput"] == rows["efficiency"] == waiting
+    assert reading.as_json()["rps"] is None
 
 
 def test_the_json_carries_every_number_and_reads_back() -> None:
@@ -194,7 +213,7 @@ def test_the_json_carries_every_number_and_reads_back() -> None:
     assert data["ceiling"]["rps"] == 320.0 and data["limited_by"] == "gunicorn --threads"
     assert data["efficiency"] == 0.975
     assert [bound["name"] for bound in data["bounds"]] == ["gunicorn --threads", "users"]
-    assert data["unknown"] is None and data["settling_s"] is None
+    assert data["unknown"] is None and data["rate_seconds"] == 10
 
 
 def test_each_level_keeps_its_last_settled_reading_against_its_own_ceiling() -> None:
@@ -203,13 +222,12 @@ def test_each_level_keeps_its_last_settled_reading_against_its_own_ceiling() -> 
     levels.record(io_sleep(10, 99.0, on))
     levels.record(io_sleep(50, 300.0, on))
     levels.record(io_sleep(50, 313.0, on))  # later in the same level: replaces it
-    # Not yet settled, or with no ceiling: not a level's reading.
-    unsettled = ceiling.read(100, 250.0, on, ceiling.workload({"IoSleep": 100}, SCENARIOS), 5.0)
-    levels.record(unsettled)
+    # No whole second of its users yet, or no ceiling: not a level's reading.
+    levels.record(ceiling.read(100, None, on, ceiling.workload({"IoSleep": 100}, SCENARIOS)))
     levels.record(io_sleep(200, 300.0, ceiling.served(URL, refused)))
     assert levels.rows() == [
-        ("held at 10 users", "0.99 (99.0 of 100 req/s, limited by users)"),
-        ("held at 50 users", "0.98 (313 of 320 req/s, limited by gunicorn --threads)"),
+        ("held at 10 users", "0.99 (99.0 of 100 req/s over 10 s, limited by users)"),
+        ("held at 50 users", "0.98 (313 of 320 req/s over 10 s, limited by gunicorn --threads)"),
     ]
     # In the tab, after the reading now and before what it leaves out.
     whats = [row["what"] for row in io_sleep(50, 313.0, on).rows(levels)]
