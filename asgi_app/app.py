@@ -111,7 +111,9 @@ def create_app(settings: AppSettings | None = None) -> Starlette:
     resources = Resources(settings)
     default_mode = "threadpool" if settings.endpoint_style == "def" else "event-loop"
     health = contract.render(
-        contract.health_body("starlette", "asgi", settings.mode or default_mode, settings.target)
+        contract.health_body(
+            "starlette", "asgi", settings.mode or default_mode, settings.target, settings.cores
+        )
     )
 
     async def healthz(request: Request) -> Response:

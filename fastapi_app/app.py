@@ -31,7 +31,7 @@ async def healthz(
 ) -> Response:
     default_mode = "threadpool" if settings.endpoint_style == "def" else "event-loop"
     mode = settings.mode or default_mode
-    body = contract.health_body("fastapi", "asgi", mode, settings.target)
+    body = contract.health_body("fastapi", "asgi", mode, settings.target, settings.cores)
     return responses.respond(200, contract.render(body))
 
 

@@ -73,7 +73,9 @@ def create_app(settings: AppSettings | None = None) -> Quart:
     resources = _Resources(settings)
     app.extensions["blockbench"] = resources
     health = contract.render(
-        contract.health_body("quart", "asgi", settings.mode or "event-loop", settings.target)
+        contract.health_body(
+            "quart", "asgi", settings.mode or "event-loop", settings.target, settings.cores
+        )
     )
 
     async def healthz() -> Response:

@@ -51,7 +51,9 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     async_style = settings.endpoint_style == "async"
     default_mode = "async-views" if async_style else "blocking"
     health = contract.render(
-        contract.health_body("flask", "wsgi", settings.mode or default_mode, settings.target)
+        contract.health_body(
+            "flask", "wsgi", settings.mode or default_mode, settings.target, settings.cores
+        )
     )
 
     def healthz() -> Response:

@@ -97,7 +97,12 @@ OFFLOAD = ChoiceParam(
     default="none",
 )
 
-HEALTHZ = Endpoint("healthz", "/healthz", "Liveness; names the app and its concurrency mode.")
+HEALTHZ = Endpoint(
+    "healthz",
+    "/healthz",
+    "Liveness; names the app, its concurrency mode, and the catalogue target it serves and the "
+    "cores that target was sized for (null when started outside the catalogue).",
+)
 IO_SLEEP = Endpoint("io_sleep", "/io/sleep", "Waits ms without using CPU.", (MS,))
 IO_UPSTREAM = Endpoint(
     "io_upstream",
@@ -315,8 +320,17 @@ def result_body(endpoint: Endpoint, params: Mapping[str, ParamValue], result: JS
     return {"endpoint": endpoint.path, "params": dict(params), "result": result}
 
 
-def health_body(app: str, interface: str, mode: str, target: str | None) -> JSON:
-    return {"status": "ok", "app": app, "interface": interface, "mode": mode, "target": target}
+def health_body(app: str, interface: str, mode: str, target: str | None, cores: int | None) -> JSON:
+    # The target and its cores are all a load generator needs to find the target's limits in
+    # the catalogue (its workers follow from the cores): Locust's ceiling tab reads them.
+    return {
+        "status": "ok",
+        "app": app,
+        "interface": interface,
+        "mode": mode,
+        "target": target,
+        "cores": cores,
+    }
 
 
 def render(body: JSON) -> bytes:

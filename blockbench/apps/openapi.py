@@ -23,13 +23,14 @@ _RESULT = {
 }
 _HEALTH = {
     "type": "object",
-    "required": ["status", "app", "interface", "mode", "target"],
+    "required": ["status", "app", "interface", "mode", "target", "cores"],
     "properties": {
         "status": {"const": "ok"},
         "app": {"type": "string"},
         "interface": {"enum": ["wsgi", "asgi"]},
         "mode": {"type": "string"},
         "target": {"type": ["string", "null"]},
+        "cores": {"type": ["integer", "null"], "minimum": 1},
     },
 }
 

@@ -94,9 +94,11 @@ class AppSettings:
     # where the endpoints run: aiohttp on an event loop, urllib3 on threads, geventhttpclient
     # under gevent.
     upstream_client: str | None = None
-    # What /healthz reports: the catalogue target name and its concurrency model.
+    # What /healthz reports: the catalogue target name, its concurrency model, and the cores
+    # the catalogue sized its workers for.
     target: str | None = None
     mode: str | None = None
+    cores: int | None = None
 
     @property
     def fanout_pool_size(self) -> int:
@@ -127,4 +129,5 @@ class AppSettings:
             upstream_client=_choice(env, "UPSTREAM_CLIENT", None, upstream_clients.NAMES),
             target=env.get("BLOCKBENCH_TARGET") or None,
             mode=env.get("BLOCKBENCH_MODE") or None,
+            cores=_int(env, "BLOCKBENCH_CORES", 0) or None,
         )

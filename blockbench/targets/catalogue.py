@@ -60,7 +60,13 @@ CapKind = Literal[
 ]
 PLACEHOLDERS = ("python", "host", "port", "workers", "threads", "connections")
 # Set for every target by the catalogue itself, so an entry cannot contradict its own sizes.
-RESERVED_ENV = ("BLOCKBENCH_TARGET", "BLOCKBENCH_MODE", "CONCURRENCY", "CPU_PROCESSES")
+RESERVED_ENV = (
+    "BLOCKBENCH_TARGET",
+    "BLOCKBENCH_MODE",
+    "BLOCKBENCH_CORES",
+    "CONCURRENCY",
+    "CPU_PROCESSES",
+)
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _WORKERS_RULE = re.compile(r"(?:(?P<factor>\d+)\s*\*\s*)?cores(?:\s*\+\s*(?P<extra>\d+))?")
@@ -138,6 +144,7 @@ class Target:
         env = {key: value.format(**values) for key, value in self.env_template}
         env["BLOCKBENCH_TARGET"] = self.name
         env["BLOCKBENCH_MODE"] = self.model
+        env["BLOCKBENCH_CORES"] = str(self.cores)
         env["CPU_PROCESSES"] = str(self.cores)
         if self.per_worker is not None:
             env["CONCURRENCY"] = str(self.per_worker)

@@ -16,7 +16,7 @@ import pytest
 
 from blockbench.apps import contract, openapi
 from blockbench.apps.cpu import spin
-from blockbench.targets import catalogue
+from blockbench.targets import catalogue, pinning
 from tests.apps.twins import Client
 
 
@@ -241,8 +241,11 @@ def test_health_names_app_and_mode(both: tuple[Client, Client]) -> None:
     for client in both:
         body = client.request("GET", "/healthz").json()
         assert (body["app"], body["interface"], body["mode"]) == identity(client.name)
-        # A catalogue target also names itself; a bare twin does not.
-        assert body.get("target") == (None if client.name in IDENTITY else client.name)
+        # A catalogue target also names itself and the cores it was sized for; a bare twin
+        # does neither.
+        bare = client.name in IDENTITY
+        assert body.get("target") == (None if bare else client.name)
+        assert body.get("cores") == (None if bare else pinning.budget().cores)
 
 
 def test_both_serve_the_same_openapi_document(both: tuple[Client, Client]) -> None:

@@ -27,9 +27,9 @@ from quart_app.app import create_app as create_quart
 from tests import servers
 from wsgi_app.app import create_app as create_flask
 
-# Fields of /healthz that name the app itself (and the catalogue target serving it), which is all
-# the twins may differ in.
-APP_IDENTITY = ("app", "interface", "mode", "target")
+# Fields of /healthz that name the app itself (and the catalogue target serving it, with the
+# cores it was sized for), which is all the twins may differ in.
+APP_IDENTITY = ("app", "interface", "mode", "target", "cores")
 
 
 @dataclass(frozen=True)

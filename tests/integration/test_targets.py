@@ -130,10 +130,11 @@ def test_boots_and_answers_the_smoke_cases(running: Running) -> None:
         health = client.get("/healthz")
         assert health.status_code == 200
         body = health.json()
-        assert (body["app"], body["target"], body["mode"]) == (
+        assert (body["app"], body["target"], body["mode"], body["cores"]) == (
             target.app,
             target.name,
             target.model,
+            target.cores,
         )
         head = client.head("/healthz")
         assert (head.status_code, head.content) == (200, b"")

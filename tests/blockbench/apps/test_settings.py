@@ -45,6 +45,7 @@ def test_an_unbounded_process_gets_an_upstream_pool_no_profile_level_fills() -> 
         ({"ENDPOINT_STYLE": "threads"}, "ENDPOINT_STYLE"),
         ({"THREAD_TOKENS": "x"}, "THREAD_TOKENS"),
         ({"A2WSGI_THREADS": "0"}, "A2WSGI_THREADS"),
+        ({"BLOCKBENCH_CORES": "0"}, "BLOCKBENCH_CORES"),
     ],
 )
 def test_bad_values_name_the_key(env: dict[str, str], key: str) -> None:
@@ -56,3 +57,11 @@ def test_endpoint_style_and_a2wsgi_threads_are_read() -> None:
     settings = AppSettings.from_env({"ENDPOINT_STYLE": "def", "A2WSGI_THREADS": "25"})
     assert settings.endpoint_style == "def"
     assert settings.a2wsgi_threads == 25
+
+
+def test_the_catalogue_identity_is_read_for_healthz() -> None:
+    env = {"BLOCKBENCH_TARGET": "t", "BLOCKBENCH_MODE": "threads", "BLOCKBENCH_CORES": "2"}
+    settings = AppSettings.from_env(env)
+    assert (settings.target, settings.mode, settings.cores) == ("t", "threads", 2)
+    # Started outside the catalogue: nothing to name.
+    assert AppSettings.from_env({}).cores is None

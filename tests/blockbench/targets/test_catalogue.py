@@ -209,6 +209,7 @@ def test_command_and_env_are_filled_in() -> None:
         "OTHER": "plain",
         "BLOCKBENCH_TARGET": "t",
         "BLOCKBENCH_MODE": "threads",
+        "BLOCKBENCH_CORES": "1",
         "CPU_PROCESSES": "1",
         "CONCURRENCY": "6",
     }
