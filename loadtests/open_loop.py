@@ -181,9 +181,7 @@ class OpenSweep(LoadTestShape):
     def reset_time(self) -> None:
         super().reset_time()  # type: ignore[no-untyped-call]
         global DRIVER
-        if DRIVER is not None:
-            DRIVER.stop()
-            DRIVER.write_settled(give_up=True)
+        _give_up()
         DRIVER = None
 
     def tick(self) -> tuple[int, float] | None:
@@ -204,7 +202,7 @@ class OpenSweep(LoadTestShape):
         else:
             return None
         senders = arrivals.senders_for(rate, self.senders)
-        return senders, max(senders / scenarios.RAMP_SECONDS, 1.0)
+        return senders, self.sweep.spawn_rate(senders)
 
     def _listen(self) -> None:
         events = self._runner().environment.events

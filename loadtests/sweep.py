@@ -189,20 +189,7 @@ class StepSweep(LoadTestShape):
     def _write_unsettled(self, give_up: bool = False) -> None:
         """Write the records whose holds have settled, in order; past its deadline (or when
         ``give_up``) a record goes without a rate."""
-        now = time.time()
-        while self.unsettled:
-            hold, deadline, record = self.unsettled[0]
-            if not (hold.settled or give_up or now >= deadline):
-                return
-            if not hold.settled:
-                log.warning(
-                    "level %d: %d of the %d completions after the hold its rate needs came; "
-                    "it is left to a count of completions",
-                    record["level"], hold.after_end, hold.spacing,
-                )  # fmt: skip
-            record["rate"] = hold.rate()
-            self.departures.forget(hold)
-            self.unsettled.pop(0)
+        for record in _settled(self.unsettled, self.departures, give_up):
             self._write(record)
 
     def _write(self, *records: dict[str, Any]) -> None:
@@ -274,6 +261,30 @@ class StepSweep(LoadTestShape):
 def _gone(master: MasterRunner, worker: str) -> bool:
     """The worker quit, or the master has stopped hearing from it."""
     return worker not in master.clients or master.clients[worker].state == STATE_MISSING
+
+
+def _settled(
+    unsettled: list[tuple[Hold, float, dict[str, Any]]], departures: Departures, give_up: bool
+) -> list[dict[str, Any]]:
+    """The records whose holds have settled, taken off ``unsettled`` in order, each with its
+    rate; past its deadline (or when ``give_up``) a record goes without one."""
+    now = time.time()
+    done: list[dict[str, Any]] = []
+    while unsettled:
+        hold, deadline, record = unsettled[0]
+        if not (hold.settled or give_up or now >= deadline):
+            break
+        if not hold.settled:
+            log.warning(
+                "level %d: %d of the %d completions after the hold its rate needs came; "
+                "it is left to a count of completions",
+                record["level"], hold.after_end, hold.spacing,
+            )  # fmt: skip
+        record["rate"] = hold.rate()
+        departures.forget(hold)
+        unsettled.pop(0)
+        done.append(record)
+    return done
 
 
 def _settle_s(hold: Hold, least_s: float) -> float:
@@ -377,17 +388,7 @@ class WorkerLevels:
             gevent.sleep(WORKER_POLL_SECONDS)
 
     def _send_unsettled(self, give_up: bool = False) -> None:
-        now = time.time()
-        while self.unsettled:
-            hold, deadline, record = self.unsettled[0]
-            if not (hold.settled or give_up or now >= deadline):
-                return
-            if not hold.settled:
-                log.warning("level %d: its rate's completions did not all come; it is left to a "
-                            "count of completions", record["level"])  # fmt: skip
-            record["rate"] = hold.rate()
-            self.departures.forget(hold)
-            self.unsettled.pop(0)
+        for record in _settled(self.unsettled, self.departures, give_up):
             self._send(record)
 
     def _send(self, record: dict[str, Any]) -> None:
